@@ -1,0 +1,236 @@
+"""`/subscriptions`: create with the validation handshake, renew, reauthorize, list, delete."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import re
+import secrets
+import uuid
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from sandbox.graph import auth
+from sandbox.graph.auth import store_of
+from sandbox.graph.notify import Notifier, public
+from sandbox.graph.odata import GraphFailure, bad_request
+from sandbox.graph.store import GraphStore
+
+blueprint = Blueprint("subscriptions", __name__, url_prefix="/v1.0/subscriptions")
+MAX_MINUTES = {"users": 41_760, "groups": 41_760, "contacts": 10_080, "presence": 60}
+CHANGE_TYPES = {"users": {"updated", "deleted"}, "groups": {"updated", "deleted"},
+                "contacts": {"created", "updated", "deleted"}, "presence": {"updated"}}
+DIRECTORY_QUOTA = 100
+VALIDATION_TIMEOUT = 10.0
+
+
+def _classify(store: GraphStore, resource: str) -> tuple[str, Any]:
+    path = resource.strip().lstrip("/")
+    if match := re.fullmatch(r"(users|groups)(?:/([^/]+))?(/members)?", path, re.I):
+        kind = match.group(1).lower()
+        return kind, match.group(2)
+    if match := re.fullmatch(r"(?:users|me)/([^/]+)/contacts", path, re.I):
+        user = store.user(match.group(1))
+        if user is None:
+            raise bad_request(f"Invalid resource '{resource}'.", "InvalidRequest")
+        return "contacts", (user["id"], store.mailbox(user["id"]).default_folder)
+    if match := re.fullmatch(r"users/([^/]+)/contactFolders/([^/]+)/contacts", path, re.I):
+        user = store.user(match.group(1))
+        if user is None:
+            raise bad_request(f"Invalid resource '{resource}'.", "InvalidRequest")
+        return "contacts", (user["id"], match.group(2))
+    if match := re.fullmatch(r"communications/presences/([0-9a-f-]{36})", path, re.I):
+        return "presence", {match.group(1)}
+    if match := re.fullmatch(r"communications/presences\?\$filter=id in \((.*)\)", path, re.I):
+        ids = set(re.findall(r"'([0-9a-f-]{36})'", match.group(1)))
+        if not ids or len(ids) > 650:
+            raise bad_request("A presence subscription covers between 1 and 650 users.",
+                              "InvalidRequest")
+        return "presence", ids
+    raise bad_request(f"Invalid resource '{resource}'.", "InvalidRequest")
+
+
+def _check_url(url: Any, name: str) -> str:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or not parts.hostname:
+        raise bad_request(f"Invalid '{name}'.", "InvalidRequest")
+    if parts.scheme == "https":
+        return str(url)
+    loopback = parts.hostname == "localhost"
+    with contextlib.suppress(ValueError):
+        loopback = loopback or ipaddress.ip_address(parts.hostname).is_loopback
+    if parts.scheme == "http" and loopback:  # the sandbox's one relaxation of real Graph
+        return str(url)
+    raise bad_request(f"The {name} must be an HTTPS URL.", "InvalidRequest")
+
+
+def _validate_endpoint(url: str) -> None:
+    """Graph's handshake: POST ?validationToken=..., expecting 200 text/plain echoing it."""
+    token = f"Validation: Testing client application reachability for subscription " \
+            f"Request-Id: {uuid.uuid4()}"
+    separator = "&" if "?" in url else "?"
+    session = requests.Session()
+    session.trust_env = False
+    try:
+        response = session.post(f"{url}{separator}validationToken={quote(token)}",
+                                headers={"Content-Type": "text/plain; charset=utf-8"},
+                                timeout=VALIDATION_TIMEOUT)
+        valid = (response.status_code == 200 and response.text == token
+                 and response.headers.get("Content-Type", "").startswith("text/plain"))
+    except requests.RequestException:
+        valid = False
+    finally:
+        session.close()
+    if not valid:
+        raise bad_request("Subscription validation request failed. Notification endpoint must "
+                          "respond with 200 OK to validation request.", "ValidationError")
+
+
+def _expiry(store: GraphStore, value: Any, kind: str) -> dt.datetime:
+    try:
+        when = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request("Invalid 'expirationDateTime'.", "InvalidRequest") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    now = store.clock.now()
+    if when > now + dt.timedelta(minutes=MAX_MINUTES[kind], seconds=30):
+        raise bad_request(f"Subscription expiration can only be {MAX_MINUTES[kind]} minutes in "
+                          "the future.", "InvalidRequest")
+    return max(when, now + dt.timedelta(minutes=min(45, MAX_MINUTES[kind])))
+
+
+def _iso(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
+
+def _subscription(store: GraphStore, sub_id: str) -> dict[str, Any]:
+    sub = store.subscriptions.get(sub_id)
+    if sub is None:
+        raise GraphFailure(404, "ResourceNotFound", f"The object was not found: '{sub_id}'.")
+    return sub
+
+
+@blueprint.post("")
+def create() -> tuple[Response, int]:
+    store = store_of()
+    token = auth.authorize()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("A JSON object body is required.", "InvalidRequest")
+    for name in ("changeType", "notificationUrl", "resource", "expirationDateTime"):
+        if not body.get(name):
+            raise bad_request(f"The '{name}' property is required.", "InvalidRequest")
+    kind, scope = _classify(store, body["resource"])
+    if kind == "presence" and token["kind"] != "delegated":
+        raise GraphFailure(403, "ExtensionError", "Operation: Create; Exception: [Status Code: "
+                           "Forbidden; Reason: Application permissions are not supported for "
+                           "presence subscriptions.]")
+    types = [t.strip() for t in str(body["changeType"]).split(",")]
+    for change_type in types:
+        if change_type not in CHANGE_TYPES[kind]:
+            raise bad_request(f"Invalid 'changeType' attribute: '{change_type}'.",
+                              "InvalidRequest")
+    if len(str(body.get("clientState") or "")) > 128:
+        raise bad_request("'clientState' is longer than 128 characters.", "InvalidRequest")
+    notification_url = _check_url(body["notificationUrl"], "notificationUrl")
+    lifecycle_url = (_check_url(body["lifecycleNotificationUrl"], "lifecycleNotificationUrl")
+                     if body.get("lifecycleNotificationUrl") else None)
+    expires = _expiry(store, body["expirationDateTime"], kind)
+    with store.lock:
+        for other in store.subscriptions.values():
+            if other["resource"] == body["resource"] and other["changeType"] == ",".join(types):
+                raise GraphFailure(409, "ExtensionError", f"Subscription Id {other['id']} "
+                                   "already exists for the requested combination")
+        directory = [s for s in store.subscriptions.values() if s["_kind"] in ("users", "groups")]
+        if kind in ("users", "groups") and len(directory) >= DIRECTORY_QUOTA:
+            raise GraphFailure(403, "ExtensionError", "Subscription quota exceeded: at most "
+                               f"{DIRECTORY_QUOTA} directory subscriptions per app and tenant.")
+    _validate_endpoint(notification_url)
+    if lifecycle_url:
+        _validate_endpoint(lifecycle_url)
+    sub = {"id": str(uuid.uuid4()), "resource": body["resource"],
+           "applicationId": token["client_id"], "changeType": ",".join(types),
+           "clientState": body.get("clientState"), "notificationUrl": notification_url,
+           "lifecycleNotificationUrl": lifecycle_url, "expirationDateTime": _iso(expires),
+           "creatorId": token.get("user_id") or secrets.token_hex(8),
+           "includeResourceData": bool(body.get("includeResourceData", False)),
+           "latestSupportedTlsVersion": body.get("latestSupportedTlsVersion", "v1_2"),
+           "encryptionCertificate": None, "encryptionCertificateId": None,
+           "notificationUrlAppId": None, "notificationQueryOptions": None,
+           "_kind": kind, "_scope": scope, "_expires": expires.timestamp(),
+           "_reauth_sent": False}
+    with store.lock:
+        store.subscriptions[sub["id"]] = sub
+    return jsonify({"@odata.context": f"{request.host_url}v1.0/$metadata#subscriptions/$entity"}
+                   | public(sub)), 201
+
+
+@blueprint.get("")
+def list_subscriptions() -> Response:
+    store = store_of()
+    auth.authorize()
+    with store.lock:
+        rows = [public(s) for s in store.subscriptions.values()]
+    return jsonify({"@odata.context": f"{request.host_url}v1.0/$metadata#subscriptions",
+                    "value": rows})
+
+
+@blueprint.get("/<sub_id>")
+def get(sub_id: str) -> Response:
+    store = store_of()
+    auth.authorize()
+    with store.lock:
+        return jsonify(public(_subscription(store, sub_id)))
+
+
+@blueprint.patch("/<sub_id>")
+def renew(sub_id: str) -> Response:
+    store = store_of()
+    auth.authorize()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("A JSON object body is required.", "InvalidRequest")
+    with store.lock:
+        sub = _subscription(store, sub_id)
+    if "notificationUrl" in body:
+        url = _check_url(body["notificationUrl"], "notificationUrl")
+        _validate_endpoint(url)
+        sub["notificationUrl"] = url
+    if "expirationDateTime" in body:
+        expires = _expiry(store, body["expirationDateTime"], sub["_kind"])
+        sub.update(expirationDateTime=_iso(expires), _expires=expires.timestamp(),
+                   _reauth_sent=False)
+    return jsonify(public(sub))
+
+
+@blueprint.post("/<sub_id>/reauthorize")
+def reauthorize(sub_id: str) -> tuple[str, int]:
+    store = store_of()
+    auth.authorize()
+    with store.lock:
+        _subscription(store, sub_id)["_reauth_sent"] = False
+    return "", 200
+
+
+@blueprint.delete("/<sub_id>")
+def delete(sub_id: str) -> tuple[str, int]:
+    store = store_of()
+    auth.authorize()
+    with store.lock:
+        _subscription(store, sub_id)
+        del store.subscriptions[sub_id]
+    return "", 204
+
+
+@blueprint.errorhandler(GraphFailure)
+def _failure(failure: GraphFailure) -> Response:
+    return failure.response()
+
+
+def notifier_of() -> Notifier:
+    return current_app.extensions["graph_notifier"]

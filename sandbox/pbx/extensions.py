@@ -1,0 +1,169 @@
+"""`extension/*`: SIP extensions with the documented field rules, uniqueness and capacity."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sandbox.pbx.api import endpoint, ids, matches, ok, page
+from sandbox.pbx.store import PRESENCE_VALUES, PbxFailure, PbxStore, invalid, required
+
+REQUIRED_ON_CREATE = ("type", "number", "user_password", "reg_name", "reg_password",
+                      "concurrent_registrations", "presence_status")
+_PHONE = re.compile(r"^[0-9A-Za-z()+.\-*# ]{0,31}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EDITABLE = ("number", "first_name", "last_name", "email_addr", "mobile_number", "user_password",
+             "role_id", "organization_list", "title", "email_language", "user_lang", "vm_lang",
+             "caller_id", "reg_name", "reg_password", "concurrent_registrations",
+             "presence_status", "presence_list", "presence_mobile_prefix", "agent_id")
+
+
+def _check_value(name: str, value: Any) -> None:
+    text = value if isinstance(value, str) else None
+    if name == "type" and value != "SIP":
+        raise invalid(name, value)
+    if name == "number" and not (text and text.isdigit() and len(text) <= 7):
+        raise invalid(name, value)
+    if name == "user_password" and not (
+        text and 10 <= len(text) <= 63 and re.search(r"\d", text) and re.search(r"[a-z]", text)
+        and re.search(r"[A-Z]", text)
+    ):
+        raise invalid(name, "******")
+    if name == "reg_password" and not (text and 8 <= len(text) <= 63):
+        raise invalid(name, "******")
+    if name == "reg_name" and not (text and len(text) <= 63):
+        raise invalid(name, value)
+    if name in ("first_name", "last_name") and not (isinstance(value, str) and len(value) <= 63):
+        raise invalid(name, value)
+    if name == "email_addr" and not (
+        isinstance(value, str) and (value == "" or (_EMAIL.match(value) and len(value) <= 255))
+    ):
+        raise invalid(name, value)
+    if name in ("mobile_number", "caller_id") and not (isinstance(value, str) and _PHONE.match(value)):
+        raise invalid(name, value)
+    if name == "concurrent_registrations" and value not in (1, 2, 3):
+        raise invalid(name, value)
+    if name == "presence_status" and value not in PRESENCE_VALUES:
+        raise invalid(name, value)
+    if name == "title" and not (isinstance(value, str) and len(value) <= 127):
+        raise invalid(name, value)
+
+
+def _check_unique(store: PbxStore, fields: dict[str, Any], own_id: int | None) -> None:
+    duplicates = []
+    for other in store.extensions.values():
+        if other["id"] == own_id:
+            continue
+        if "number" in fields and other["number"] == fields["number"]:
+            duplicates.append({"field": "number", "value": fields["number"],
+                               "external_source": "extension",
+                               "external_source_name": other["number"]})
+        email = fields.get("email_addr") or ""
+        if email and other["email_addr"].lower() == email.lower():
+            duplicates.append({"field": "email_addr", "value": email,
+                               "external_source": "extension",
+                               "external_source_name": other["number"]})
+    if duplicates:
+        verb = "update" if own_id else "create"
+        raise PbxFailure(40003, submsg=f"Extension {verb} fail for duplicate fields",
+                         duplicate_field_list=duplicates)
+
+
+def _caller_id_name(ext: dict[str, Any]) -> str:
+    return " ".join(part for part in (ext["first_name"], ext["last_name"]) if part)
+
+
+def basic(ext: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": ext["id"], "number": ext["number"], "caller_id_name": _caller_id_name(ext),
+        "email_addr": ext["email_addr"], "mobile_number": ext["mobile_number"],
+        "role_name": "", "presence_status": ext["presence_status"], "custom_presence_status": "",
+        "online_status": {k: {"status": 0, "ext_dev_type": k}
+                          for k in ("sip_phone", "linkus_desktop", "linkus_mobile", "linkus_web")},
+    }
+
+
+def detail(ext: dict[str, Any]) -> dict[str, Any]:
+    hidden = {"user_password", "reg_password"}
+    return {k: v for k, v in ext.items() if k not in hidden} | {
+        "caller_id_name": _caller_id_name(ext)}
+
+
+@endpoint("GET", "extension/list")
+def list_extensions(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
+    return page((basic(e) for e in store.extensions.values()), params, sort_fields=_SORT)
+
+
+@endpoint("GET", "extension/search")
+def search_extensions(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
+    needle = str(params.get("search_value", ""))
+    rows = (basic(e) for e in store.extensions.values())
+    return page((r for r in rows if matches(r, needle, ("number", "caller_id_name", "email_addr"))),
+                params, sort_fields=_SORT)
+
+
+_SORT = ("id", "number", "caller_id_name", "email_addr", "mobile_number", "presence_status")
+
+
+@endpoint("GET", "extension/get")
+def get_extension(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
+    return ok(data=detail(store.extension(params.get("id"))))
+
+
+@endpoint("GET", "extension/query")
+def query_extensions(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
+    return ok(data=[detail(store.extensions[i]) for i in ids(params) if i in store.extensions])
+
+
+@endpoint("POST", "extension/create")
+def create_extension(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
+    for name in REQUIRED_ON_CREATE:
+        if params.get(name) in (None, ""):
+            raise required(name)
+    fields = {k: params[k] for k in _EDITABLE if k in params} | {"type": params["type"]}
+    for name, value in fields.items():
+        _check_value(name, value)
+    _check_unique(store, fields, None)
+    if len(store.extensions) >= store.capacity:
+        raise PbxFailure(60002, invalid_param_list=[{"field": "extension", "value": "capacity"}])
+    ext_id = store.next_id("extension")
+    ext = {"id": ext_id, "first_name": "", "last_name": "", "email_addr": "", "mobile_number": "",
+           "title": "", "role_id": 0, "organization_list": [], "email_language": "follow_system",
+           "user_lang": "follow_system", "caller_id": "", "presence_list": []} | fields
+    if not ext["first_name"] and not ext["last_name"]:
+        ext["first_name"] = ext["number"]
+    store.extensions[ext_id] = ext
+    return ok()  # the documents do not say that an id is returned; the worst case is assumed
+
+
+@endpoint("POST", "extension/update")
+def update_extension(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("id") in (None, ""):
+        raise required("id")
+    ext = store.extension(params["id"])
+    fields = {k: params[k] for k in _EDITABLE if k in params}
+    for name, value in fields.items():
+        _check_value(name, value)
+    _check_unique(store, fields, ext["id"])
+    ext.update(fields)
+    return ok()
+
+
+@endpoint("GET", "extension/delete")
+def delete_extension(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
+    ext = store.extension(params.get("id"))
+    del store.extensions[ext["id"]]
+    for group in store.groups.values():
+        group["members"] = [m for m in group["members"] if m["ext_id"] != ext["id"]]
+    return ok()
+
+
+@endpoint("POST", "extension/send_welcome_email")
+def send_welcome_email(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
+    id_list = params.get("id_list")
+    if not isinstance(id_list, list) or not id_list:
+        raise required("id_list")
+    for ext_id in id_list:
+        store.extension(ext_id)
+    store.welcome_emails.extend(int(i) for i in id_list)
+    return ok()
