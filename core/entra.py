@@ -1,0 +1,177 @@
+"""What the product reads from Entra ID and Outlook, parsed at the boundary into frozen records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, fields, post_load
+
+USER_SELECT = ("id", "displayName", "givenName", "surname", "mail", "userPrincipalName",
+               "mobilePhone", "businessPhones", "jobTitle", "accountEnabled", "userType",
+               "employeeId", "onPremisesExtensionAttributes")
+
+
+@dataclass(frozen=True)
+class EntraUser:
+    id: str
+    display_name: str | None = None
+    given_name: str | None = None
+    surname: str | None = None
+    mail: str | None = None
+    user_principal_name: str | None = None
+    mobile_phone: str | None = None
+    business_phones: tuple[str, ...] = ()
+    job_title: str | None = None
+    account_enabled: bool = True
+    user_type: str = "Member"
+    properties: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class EntraGroup:
+    id: str
+    display_name: str | None = None
+    group_types: tuple[str, ...] = ()
+    security_enabled: bool = False
+    mail_enabled: bool = False
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A delta entry for an object that left: `reason` is "changed" (soft) or "deleted"."""
+
+    id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class MemberChange:
+    id: str
+    kind: str  # user | group
+    removed: bool
+
+
+@dataclass(frozen=True)
+class EntraContact:
+    id: str
+    display_name: str | None = None
+    given_name: str | None = None
+    surname: str | None = None
+    company_name: str | None = None
+    mobile_phone: str | None = None
+    home_phones: tuple[str, ...] = ()
+    business_phones: tuple[str, ...] = ()
+    email: str | None = None
+
+
+@dataclass(frozen=True)
+class Presence:
+    id: str
+    availability: str
+    activity: str | None = None
+    sequence_number: str | None = None
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+def _text() -> fields.String:
+    return fields.String(allow_none=True, load_default=None)
+
+
+def _texts(key: str) -> fields.List:
+    return fields.List(fields.String(), data_key=key, load_default=list, allow_none=True)
+
+
+class UserSchema(_Strict):
+    id = fields.String(required=True)
+    display_name = fields.String(data_key="displayName", allow_none=True, load_default=None)
+    given_name = fields.String(data_key="givenName", allow_none=True, load_default=None)
+    surname = _text()
+    mail = _text()
+    user_principal_name = fields.String(data_key="userPrincipalName", allow_none=True,
+                                        load_default=None)
+    mobile_phone = fields.String(data_key="mobilePhone", allow_none=True, load_default=None)
+    business_phones = _texts("businessPhones")
+    job_title = fields.String(data_key="jobTitle", allow_none=True, load_default=None)
+    account_enabled = fields.Boolean(data_key="accountEnabled", allow_none=True, load_default=True)
+    user_type = fields.String(data_key="userType", allow_none=True, load_default="Member")
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> EntraUser:
+        return EntraUser(**(data | {"business_phones": tuple(data["business_phones"] or ()),
+                                    "account_enabled": data["account_enabled"] is not False,
+                                    "user_type": data["user_type"] or "Member"}))
+
+
+class GroupSchema(_Strict):
+    id = fields.String(required=True)
+    display_name = fields.String(data_key="displayName", allow_none=True, load_default=None)
+    group_types = _texts("groupTypes")
+    security_enabled = fields.Boolean(data_key="securityEnabled", allow_none=True,
+                                      load_default=False)
+    mail_enabled = fields.Boolean(data_key="mailEnabled", allow_none=True, load_default=False)
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> EntraGroup:
+        return EntraGroup(**(data | {"group_types": tuple(data["group_types"] or ()),
+                                     "security_enabled": bool(data["security_enabled"]),
+                                     "mail_enabled": bool(data["mail_enabled"])}))
+
+
+class _EmailSchema(_Strict):
+    address = _text()
+
+
+class ContactSchema(_Strict):
+    id = fields.String(required=True)
+    display_name = fields.String(data_key="displayName", allow_none=True, load_default=None)
+    given_name = fields.String(data_key="givenName", allow_none=True, load_default=None)
+    surname = _text()
+    company_name = fields.String(data_key="companyName", allow_none=True, load_default=None)
+    mobile_phone = fields.String(data_key="mobilePhone", allow_none=True, load_default=None)
+    home_phones = _texts("homePhones")
+    business_phones = _texts("businessPhones")
+    email_addresses = fields.List(fields.Nested(_EmailSchema), data_key="emailAddresses",
+                                  load_default=list, allow_none=True)
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> EntraContact:
+        emails = [e.get("address") for e in data.pop("email_addresses") or [] if e.get("address")]
+        return EntraContact(**(data | {"home_phones": tuple(data["home_phones"] or ()),
+                                       "business_phones": tuple(data["business_phones"] or ()),
+                                       "email": emails[0] if emails else None}))
+
+
+class PresenceSchema(_Strict):
+    id = fields.String(required=True)
+    availability = fields.String(required=True)
+    activity = _text()
+    sequence_number = fields.String(data_key="sequenceNumber", allow_none=True, load_default=None)
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> Presence:
+        return Presence(**data)
+
+
+_USER, _GROUP, _CONTACT, _PRESENCE = UserSchema(), GroupSchema(), ContactSchema(), PresenceSchema()
+
+
+def parse_user(raw: dict[str, Any]) -> EntraUser:
+    """A user; every selected property stays reachable in `properties` (numbering reads them)."""
+    return replace(_USER.load(raw), properties=dict(raw))
+
+
+def parse_group(raw: dict[str, Any]) -> EntraGroup:
+    return _GROUP.load(raw)
+
+
+def parse_contact(raw: dict[str, Any]) -> EntraContact:
+    return _CONTACT.load(raw)
+
+
+def parse_presence(raw: dict[str, Any]) -> Presence:
+    return _PRESENCE.load(raw)

@@ -1,0 +1,259 @@
+"""`GraphClient`: the Microsoft Graph v1.0 reads and subscription calls the product makes.
+
+Collections are read as generators over pages, following `@odata.nextLink` whole. Delta rounds
+are read to the end before anything is returned, so a caller either gets a complete round
+with its new delta link or an error: never a partial view to act on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from marshmallow import ValidationError
+
+from core.entra import (
+    USER_SELECT,
+    EntraContact,
+    EntraGroup,
+    EntraUser,
+    MemberChange,
+    Presence,
+    Removed,
+    parse_contact,
+    parse_group,
+    parse_presence,
+    parse_user,
+)
+from core.errors import DeltaExpiredError, GraphError
+from core.http import Transport
+
+T = TypeVar("T")
+PAGE_SIZE = 999
+PRESENCE_IDS_PER_CALL = 650
+BATCH_LIMIT = 20
+GROUP_SELECT = ("id", "displayName", "groupTypes", "securityEnabled", "mailEnabled")
+
+
+class TokenSource(Protocol):
+    def token(self) -> str: ...
+    def invalidate(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeltaRound:
+    """Everything a delta round reported, and the link that starts the next one."""
+
+    changed: tuple[Any, ...]
+    removed: tuple[Removed, ...]
+    delta_link: str
+    members: tuple[tuple[str, tuple[MemberChange, ...]], ...] = ()
+
+
+class GraphClient:
+    """Reads users, groups, contacts and presence, and manages subscriptions."""
+
+    def __init__(self, *, base_url: str, transport: Transport, token_source: TokenSource,
+                 page_size: int = PAGE_SIZE) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.transport = transport
+        self.token_source = token_source
+        self.page_size = page_size
+
+    # plumbing ----------------------------------------------------------------------------
+    def request(self, method: str, path_or_url: str, *, params: dict[str, Any] | None = None,
+                json: Any = None, headers: dict[str, str] | None = None) -> Any:
+        """One call; returns the parsed JSON body (None when empty). Raises GraphError."""
+        url = path_or_url if "://" in path_or_url else f"{self.base_url}/{path_or_url.lstrip('/')}"
+        for attempt in (1, 2):
+            auth = {"Authorization": f"Bearer {self.token_source.token()}"}
+            response = self.transport.send(method, url, params=params, json=json,
+                                           headers=auth | (headers or {}))
+            if response.status_code == 401 and attempt == 1:
+                self.token_source.invalidate()  # expired or revoked: one fresh token, once
+                continue
+            break
+        if response.status_code >= 400:
+            raise _graph_error(method, url, response.status_code, response.text,
+                               response.headers.get("Location"))
+        return response.json() if response.content else None
+
+    def pages(self, path: str, *, params: dict[str, Any] | None = None,
+              headers: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every page of a collection, following each nextLink as given."""
+        body = self.request("GET", path, params=params, headers=headers)
+        yield body
+        while body.get("@odata.nextLink"):
+            body = self.request("GET", body["@odata.nextLink"], headers=headers)
+            yield body
+
+    def items(self, path: str, *, params: dict[str, Any] | None = None,
+              headers: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
+        for page in self.pages(path, params=params, headers=headers):
+            yield from page.get("value", [])
+
+    # users and groups --------------------------------------------------------------------
+    def users(self, *, select: tuple[str, ...] = USER_SELECT,
+              filter: str | None = None) -> Iterator[EntraUser]:
+        params = {"$select": ",".join(select), "$top": str(self.page_size)}
+        if filter:
+            params["$filter"] = filter
+        for raw in self.items("users", params=params):
+            yield _load(parse_user, raw, "user")
+
+    def deleted_users(self, *, select: tuple[str, ...] = USER_SELECT) -> Iterator[EntraUser]:
+        params = {"$select": ",".join(select), "$top": str(self.page_size)}
+        for raw in self.items("directory/deletedItems/microsoft.graph.user", params=params):
+            yield _load(parse_user, raw, "deleted user")
+
+    def groups(self, *, filter: str | None = None, search: str | None = None,
+               top: int | None = None) -> Iterator[EntraGroup]:
+        params = {"$select": ",".join(GROUP_SELECT), "$top": str(top or self.page_size)}
+        headers = {}
+        if filter:
+            params["$filter"] = filter
+        if search:
+            params |= {"$search": f'"displayName:{search}"', "$count": "true"}
+            headers["ConsistencyLevel"] = "eventual"
+        for raw in self.items("groups", params=params, headers=headers):
+            yield _load(parse_group, raw, "group")
+
+    def group_user_ids(self, group_id: str, *, transitive: bool = True) -> Iterator[str]:
+        """Ids of the users in a group, through nested groups when `transitive`."""
+        relation = "transitiveMembers" if transitive else "members"
+        params = {"$select": "id", "$top": str(self.page_size), "$count": "true"}
+        for raw in self.items(f"groups/{group_id}/{relation}/microsoft.graph.user", params=params,
+                              headers={"ConsistencyLevel": "eventual"}):
+            yield str(raw["id"])
+
+    def users_delta(self, delta_link: str | None = None, *,
+                    select: tuple[str, ...] = USER_SELECT) -> DeltaRound:
+        changed, removed = [], []
+        link = None
+        for page in self._delta_pages("users/delta", delta_link, select):
+            for raw in page.get("value", []):
+                if "@removed" in raw:
+                    removed.append(Removed(str(raw["id"]), str(raw["@removed"].get("reason"))))
+                else:
+                    changed.append(_load(parse_user, raw, "user"))
+            link = page.get("@odata.deltaLink", link)
+        return DeltaRound(tuple(changed), tuple(removed), str(link))
+
+    def groups_delta(self, delta_link: str | None = None) -> DeltaRound:
+        """Changed groups, with member changes merged across pages (large groups span several)."""
+        changed: dict[str, EntraGroup] = {}
+        removed = []
+        members: dict[str, dict[str, MemberChange]] = {}
+        link = None
+        for page in self._delta_pages("groups/delta", delta_link, (*GROUP_SELECT, "members")):
+            for raw in page.get("value", []):
+                if "@removed" in raw:
+                    removed.append(Removed(str(raw["id"]), str(raw["@removed"].get("reason"))))
+                    continue
+                changed[raw["id"]] = _load(parse_group, raw, "group")
+                for member in raw.get("members@delta", []):
+                    kind = str(member.get("@odata.type", "")).rsplit(".", 1)[-1] or "user"
+                    members.setdefault(raw["id"], {})[member["id"]] = MemberChange(
+                        str(member["id"]), kind, "@removed" in member)
+            link = page.get("@odata.deltaLink", link)
+        return DeltaRound(tuple(changed.values()), tuple(removed), str(link),
+                          tuple((gid, tuple(m.values())) for gid, m in members.items()))
+
+    def _delta_pages(self, path: str, delta_link: str | None,
+                     select: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+        if delta_link:
+            yield from self.pages(delta_link)
+        else:
+            yield from self.pages(path, params={"$select": ",".join(select)})
+
+    # mail and presence -------------------------------------------------------------------
+    def mailbox_purpose(self, user_id: str) -> str:
+        body = self.request("GET", f"users/{user_id}/mailboxSettings")
+        return str(body.get("userPurpose") or "user")
+
+    def contacts(self, user_id: str, folder_id: str | None = None) -> Iterator[EntraContact]:
+        path = (f"users/{user_id}/contactFolders/{folder_id}/contacts" if folder_id
+                else f"users/{user_id}/contacts")
+        for raw in self.items(path, params={"$top": "1000"}):
+            yield _load(parse_contact, raw, "contact")
+
+    def contact_folder_ids(self, user_id: str) -> list[str]:
+        return [str(f["id"]) for f in self.items(f"users/{user_id}/contactFolders")]
+
+    def contacts_delta(self, user_id: str, folder_id: str,
+                       delta_link: str | None = None) -> DeltaRound:
+        path = f"users/{user_id}/contactFolders/{folder_id}/contacts/delta"
+        pages = self.pages(delta_link) if delta_link else self.pages(path)
+        changed, removed, link = [], [], None
+        for page in pages:
+            for raw in page.get("value", []):
+                if "@removed" in raw:
+                    removed.append(Removed(str(raw["id"]), str(raw["@removed"].get("reason"))))
+                else:
+                    changed.append(_load(parse_contact, raw, "contact"))
+            link = page.get("@odata.deltaLink", link)
+        return DeltaRound(tuple(changed), tuple(removed), str(link))
+
+    def presences(self, user_ids: list[str]) -> list[Presence]:
+        """Presence of many users, 650 ids a call."""
+        found = []
+        for start in range(0, len(user_ids), PRESENCE_IDS_PER_CALL):
+            chunk = user_ids[start : start + PRESENCE_IDS_PER_CALL]
+            body = self.request("POST", "communications/getPresencesByUserId", json={"ids": chunk})
+            found += [_load(parse_presence, raw, "presence") for raw in body.get("value", [])]
+        return found
+
+    def batch(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run requests 20 at a time through `$batch`; answers in the order asked."""
+        answers: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(requests), BATCH_LIMIT):
+            chunk = requests[start : start + BATCH_LIMIT]
+            body = self.request("POST", "$batch", json={"requests": chunk})
+            answers |= {str(r["id"]): r for r in body.get("responses", [])}
+        return [answers[str(r["id"])] for r in requests]
+
+    # subscriptions -----------------------------------------------------------------------
+    def create_subscription(self, *, resource: str, change_type: str, notification_url: str,
+                            expiration: str, client_state: str,
+                            lifecycle_url: str | None = None) -> dict[str, Any]:
+        body = {"changeType": change_type, "notificationUrl": notification_url,
+                "resource": resource, "expirationDateTime": expiration,
+                "clientState": client_state}
+        if lifecycle_url:
+            body["lifecycleNotificationUrl"] = lifecycle_url
+        return dict(self.request("POST", "subscriptions", json=body))
+
+    def renew_subscription(self, subscription_id: str, expiration: str) -> dict[str, Any]:
+        return dict(self.request("PATCH", f"subscriptions/{subscription_id}",
+                                 json={"expirationDateTime": expiration}))
+
+    def reauthorize_subscription(self, subscription_id: str) -> None:
+        self.request("POST", f"subscriptions/{subscription_id}/reauthorize")
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        self.request("DELETE", f"subscriptions/{subscription_id}")
+
+    def subscriptions(self) -> list[dict[str, Any]]:
+        return list(self.items("subscriptions"))
+
+
+def _load(parse: Callable[[dict[str, Any]], T], raw: dict[str, Any], what: str) -> T:
+    try:
+        return parse(raw)
+    except ValidationError as exc:
+        raise GraphError("GET", "(response body)", 200, str(raw)[:200], "UnexpectedShape",
+                         f"a {what} did not parse: {exc.messages}") from None
+
+
+def _graph_error(method: str, url: str, status: int, text: str,
+                 location: str | None) -> GraphError:
+    try:
+        error = json.loads(text).get("error", {})
+        code, message = str(error.get("code", "")), str(error.get("message", ""))
+    except (ValueError, AttributeError):
+        code, message = "", ""
+    expired = status == 410 or code in ("syncStateNotFound", "resyncRequired")
+    cls = DeltaExpiredError if expired else GraphError
+    return cls(method, url, status, text, code or f"HTTP{status}", message or (location or ""))

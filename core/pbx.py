@@ -1,0 +1,242 @@
+"""`PbxClient`: the Yeastar P-Series OpenAPI calls the product makes.
+
+Every answer is HTTP 200 with an `errcode`; the client turns non-zero codes into typed errors,
+logs in again once on 10004 (token expired), and backs off on 70082 (PBX busy). Lists are read
+page by page until `total_number` rows have come.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import tenacity
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
+
+from core.errors import PbxDuplicateError, PbxError, PbxLimitError, PbxNotFoundError
+from core.http import Transport
+from core.pbx_auth import PbxTokenSource
+
+API = "openapi/v1.0"
+PAGE_SIZE = 1000
+QUERY_CHUNK = 100
+_ERRORS = {40003: PbxDuplicateError, 60001: PbxNotFoundError, 60002: PbxLimitError}
+
+
+@dataclass(frozen=True)
+class Extension:
+    """An extension as list rows and `extension/get` show it."""
+
+    id: int
+    number: str
+    caller_id_name: str = ""
+    email_addr: str = ""
+    mobile_number: str = ""
+    presence_status: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class ExtensionGroup:
+    id: int
+    name: str
+    member_select: str
+    member_ids: tuple[int, ...] = ()
+
+
+class _ExtensionSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    caller_id_name = fields.String(load_default="")
+    email_addr = fields.String(load_default="")
+    mobile_number = fields.String(load_default="")
+    presence_status = fields.String(load_default="")
+    first_name = fields.String(load_default="")
+    last_name = fields.String(load_default="")
+    title = fields.String(load_default="")
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> Extension:
+        return Extension(**data)
+
+
+_EXTENSION = _ExtensionSchema()
+
+
+class PbxClient:
+    """Extensions, extension groups, company contacts and phonebooks."""
+
+    def __init__(self, *, base_url: str, transport: Transport, token_source: PbxTokenSource,
+                 page_size: int = PAGE_SIZE, busy_attempts: int = 4) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.transport = transport
+        self.token_source = token_source
+        self.page_size = page_size
+        self.busy_attempts = busy_attempts
+
+    # plumbing ----------------------------------------------------------------------------
+    def call(self, method: str, endpoint: str, *, params: dict[str, Any] | None = None,
+             json: Any = None) -> dict[str, Any]:
+        """One call with the envelope checked; raises a PbxError subclass on a non-zero errcode."""
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.busy_attempts),
+            wait=tenacity.wait_exponential_jitter(multiplier=0.5, max=8),
+            retry=tenacity.retry_if_exception(lambda e: isinstance(e, PbxError)
+                                              and e.errcode == 70082),
+            sleep=self.transport.sleep, reraise=True)
+        return dict(retrying(self._call_once, method, endpoint, params, json))
+
+    def _call_once(self, method: str, endpoint: str, params: dict[str, Any] | None,
+                   json: Any) -> dict[str, Any]:
+        url = f"{self.base_url}/{API}/{endpoint}"
+        for attempt in (1, 2):
+            token = self.token_source.token()
+            response = self.transport.send(method, url, params={**(params or {}),
+                                                                "access_token": token}, json=json)
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = {"errcode": -2, "errmsg": f"HTTP {response.status_code}, not JSON"}
+            if answer.get("errcode") == 10004 and attempt == 1:
+                self.token_source.invalidate(token)
+                continue
+            break
+        if answer.get("errcode") != 0:
+            cls = _ERRORS.get(int(answer.get("errcode", -1)), PbxError)
+            raise cls(method, url, answer, response.text)
+        return dict(answer)
+
+    def rows(self, endpoint: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every row of a list or search endpoint, page by page."""
+        page, seen = 1, 0
+        while True:
+            answer = self.call("GET", endpoint, params={**(params or {}), "page": page,
+                                                        "page_size": self.page_size})
+            data = answer.get("data") or []
+            yield from data
+            seen += len(data)
+            if not data or seen >= int(answer.get("total_number", 0)):
+                return
+            page += 1
+
+    # extensions --------------------------------------------------------------------------
+    def extensions(self) -> Iterator[Extension]:
+        for row in self.rows("extension/list", {"sort_by": "id", "order_by": "asc"}):
+            yield _parse(row)
+
+    def extension_details(self, ids: list[int]) -> list[Extension]:
+        found = []
+        for start in range(0, len(ids), QUERY_CHUNK):
+            chunk = ids[start : start + QUERY_CHUNK]
+            answer = self.call("GET", "extension/query", params={"ids": ",".join(map(str, chunk))})
+            found += [_parse(row) for row in answer.get("data") or []]
+        return found
+
+    def get_extension(self, extension_id: int) -> Extension:
+        return _parse(self.call("GET", "extension/get", params={"id": extension_id})["data"])
+
+    def find_extension(self, number: str) -> Extension | None:
+        for row in self.rows("extension/search", {"search_value": number}):
+            if row.get("number") == number:
+                return _parse(row)
+        return None
+
+    def create_extension(self, fields: dict[str, Any]) -> int:
+        """Create an extension; returns its id, found by number when the PBX returns none."""
+        answer = self.call("POST", "extension/create", json={"type": "SIP", **fields})
+        if "id" in answer:
+            return int(answer["id"])
+        created = self.find_extension(str(fields["number"]))
+        if created is None:
+            raise PbxError("POST", f"{self.base_url}/{API}/extension/create",
+                           {"errcode": -1, "errmsg": "created extension not found by number"}, "")
+        return created.id
+
+    def update_extension(self, extension_id: int, fields: dict[str, Any]) -> None:
+        self.call("POST", "extension/update", json={"id": extension_id, **fields})
+
+    def delete_extension(self, extension_id: int) -> None:
+        self.call("GET", "extension/delete", params={"id": extension_id})
+
+    def send_welcome_email(self, extension_ids: list[int]) -> None:
+        self.call("POST", "extension/send_welcome_email", json={"id_list": extension_ids})
+
+    # extension groups --------------------------------------------------------------------
+    def extension_groups(self) -> Iterator[ExtensionGroup]:
+        ids = [int(row["id"]) for row in self.rows("extensiongroup/list")]
+        for start in range(0, len(ids), QUERY_CHUNK):
+            chunk = ",".join(map(str, ids[start : start + QUERY_CHUNK]))
+            for raw in self.call("GET", "extensiongroup/query", params={"ids": chunk})["data"]:
+                yield ExtensionGroup(int(raw["id"]), str(raw["name"]), str(raw["member_select"]),
+                                     tuple(int(m["ext_id"]) for m in raw.get("members") or []))
+
+    def create_extension_group(self, name: str, member_ids: list[int]) -> int:
+        answer = self.call("POST", "extensiongroup/create", json={
+            "name": name, "member_select": "sel_specific", "members": _members(member_ids)})
+        if "id" in answer:
+            return int(answer["id"])
+        for row in self.rows("extensiongroup/search", {"search_value": name}):
+            if row.get("name") == name:
+                return int(row["id"])
+        raise PbxError("POST", f"{self.base_url}/{API}/extensiongroup/create",
+                       {"errcode": -1, "errmsg": "created group not found by name"}, "")
+
+    def update_extension_group(self, group_id: int, *, name: str | None = None,
+                               member_ids: list[int] | None = None) -> None:
+        body: dict[str, Any] = {"id": group_id}
+        if name is not None:
+            body["name"] = name
+        if member_ids is not None:
+            body |= {"member_select": "sel_specific", "members": _members(member_ids)}
+        self.call("POST", "extensiongroup/update", json=body)
+
+    def delete_extension_group(self, group_id: int) -> None:
+        self.call("GET", "extensiongroup/delete", params={"id": group_id})
+
+    # company contacts and phonebooks -----------------------------------------------------
+    def company_contacts(self) -> Iterator[dict[str, Any]]:
+        yield from self.rows("company_contact/list")
+
+    def create_company_contact(self, fields: dict[str, Any]) -> int:
+        return int(self.call("POST", "company_contact/create", json=fields)["id"])
+
+    def update_company_contact(self, contact_id: int, fields: dict[str, Any]) -> None:
+        self.call("POST", "company_contact/update", json={"id": contact_id, **fields})
+
+    def delete_company_contact(self, contact_id: int) -> None:
+        self.call("GET", "company_contact/delete", params={"id": contact_id})
+
+    def phonebooks(self) -> Iterator[dict[str, Any]]:
+        yield from self.rows("phonebook/list")
+
+    def create_phonebook(self, name: str) -> int:
+        return int(self.call("POST", "phonebook/create",
+                             json={"name": name, "member_select": "sel_specific"})["id"])
+
+    def update_phonebook(self, phonebook_id: int, *, add: Sequence[int] = (),
+                         remove: Sequence[int] = ()) -> None:
+        self.call("POST", "phonebook/update", json={"id": phonebook_id,
+                                                    "add_contacts_id_list": list(add),
+                                                    "del_contacts_id_list": list(remove)})
+
+    def delete_phonebook(self, phonebook_id: int) -> None:
+        self.call("GET", "phonebook/delete", params={"id": phonebook_id})
+
+
+def _members(member_ids: list[int]) -> list[dict[str, Any]]:
+    return [{"ext_id": ext_id, "user_type": "user"} for ext_id in member_ids]
+
+
+def _parse(row: dict[str, Any]) -> Extension:
+    try:
+        return _EXTENSION.load(row)
+    except ValidationError as exc:
+        raise PbxError("GET", "(response body)", {"errcode": -2, "errmsg":
+                                                  f"unexpected extension shape: {exc.messages}"},
+                       "") from None
