@@ -13,6 +13,7 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,7 @@ class Notifier:
         self.reauthorize_before = reauthorize_before
         self.random = random.Random(seed)
         self.pending: list[Pending] = []
-        self.delivered: list[dict[str, Any]] = []  # kept for tests: every batch sent and its answer
+        self.delivered: deque[dict[str, Any]] = deque(maxlen=1000)  # recent batches and answers
         self.lock = threading.Lock()
         self.session = requests.Session()
         self.session.trust_env = False
