@@ -1,0 +1,16 @@
+# make demo: the product's main job on the built-in sandbox.  make test: the whole suite.
+.PHONY: bootstrap demo test lint
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+demo: bootstrap
+	.venv/bin/python scripts/demo.py
+
+test: bootstrap
+	.venv/bin/ruff check .
+	.venv/bin/python -m pytest -q
+
+lint: bootstrap
+	.venv/bin/ruff check .
+
