@@ -304,3 +304,15 @@ def test_pbx_allows_63_extension_groups_and_lists_the_default_one(sandbox: Sandb
     assert codes == [0] * 62 + [60002]  # the default group is the first of 63
     assert keys(rows["data"][0]) == keys(example("pbx_group_row.json"))
     assert rows["data"][0]["name"] == "Default_All_Extensions"
+
+
+def test_deliveries_are_sometimes_duplicated_as_at_least_once_delivery_allows(
+        sandbox: Sandbox, graph: GraphClient, receiver: Receiver, graph_control: Control) -> None:
+    (alice,) = add_users(sandbox.graph_store, 1)
+    subscribe(graph, receiver.url)
+    graph_control.post("config", {"duplicate_rate": 1.0})
+
+    graph.request("PATCH", f"users/{alice}", json={"jobTitle": "Lead"})
+    first, second = receiver.wait_for(2)
+
+    assert first == second  # the same notification id twice
