@@ -1,4 +1,5 @@
-"""The web app: health endpoints now; Graph notifications and the admin API build on it."""
+"""The web app: health endpoints and the `sync` command; Graph notifications and the admin API
+build on it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import redis
 from flask import Flask, Response, jsonify
 
 from core.config import Settings
+from webhook import cli
 
 
 def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | None = None) -> Flask:
@@ -32,4 +34,5 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
             return jsonify(status="unavailable", redis=type(exc).__name__), 503
         return jsonify(status="ready"), 200
 
+    cli.register(app)
     return app

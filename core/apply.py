@@ -1,0 +1,167 @@
+"""`apply(ops, pbx, book)`: the only code that writes to the PBX.
+
+Operations run in a safe order: releases and deletions first (they free numbers and emails),
+then updates, adoptions and creations. Each link is written as soon as its PBX write
+succeeds, and a create is marked pending before it is sent, so a run that dies half way
+leaves nothing the next run cannot recognise. One object's failure is recorded and the rest
+carry on; an unreachable PBX stops the run, with what was not attempted listed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import string
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from core.errors import (
+    AuthError,
+    PbxDuplicateError,
+    PbxLimitError,
+    PbxNotFoundError,
+    SyncError,
+    TransportError,
+)
+from core.pbx import PbxClient
+from core.plan import Adopt, Create, Delete, Link, Operation, Release, Skip, Update
+
+CAPACITY_REASON = "the PBX has no free extension capacity"
+WELCOME_BATCH = 100
+_ORDER = {Release: 0, Delete: 1, Update: 2, Adopt: 3, Create: 4, Skip: 5}
+
+
+class LinkBook(Protocol):
+    def put_link(self, link: Link) -> None: ...
+    def drop_link(self, user_id: str) -> None: ...
+    def mark_pending(self, user_id: str, number: str) -> None: ...
+    def clear_pending(self, user_id: str) -> None: ...
+    def mark_released(self, link: Link, reason: str, at: str) -> None: ...
+
+
+@dataclass
+class Outcome:
+    counts: Counter[str] = field(default_factory=Counter)
+    failures: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    created_ids: list[int] = field(default_factory=list)
+
+    def fail(self, op: Operation, reason: str) -> None:
+        self.counts["failed"] += 1
+        self.failures.append({"user_id": op.user_id, "name": op.label,
+                              "operation": type(op).__name__.lower(), "reason": reason})
+
+    def skip(self, op: Operation, reason: str) -> None:
+        self.counts["skipped"] += 1
+        self.skipped.append({"user_id": op.user_id, "name": op.label, "reason": reason})
+
+
+def ordered(ops: Iterable[Operation]) -> list[Operation]:
+    return sorted(ops, key=lambda op: _ORDER[type(op)])
+
+
+def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
+          send_welcome_email: bool = False,
+          progress: Callable[[Operation], None] | None = None) -> Outcome:
+    """Carry out `ops` on the PBX; returns counts, failures and skips."""
+    outcome = Outcome()
+    full = False
+    stopped: SyncError | None = None
+    for op in ordered(ops):
+        if progress:
+            progress(op)
+        if stopped is not None and not isinstance(op, Skip):
+            outcome.fail(op, f"not attempted: {stopped}")
+            continue
+        if isinstance(op, Create) and full:
+            outcome.skip(op, CAPACITY_REASON)
+            continue
+        try:
+            _one(op, pbx, book, outcome, now)
+        except PbxLimitError:
+            full = True
+            outcome.skip(op, CAPACITY_REASON)
+        except PbxDuplicateError as exc:
+            clashes = ", ".join(f"{f.get('field')} {f.get('value')} is used by "
+                                f"{f.get('external_source', 'object')} "
+                                f"{f.get('external_source_name', '')}".strip()
+                                for f in exc.fields) or exc.errmsg
+            outcome.fail(op, clashes)
+        except (AuthError, TransportError) as exc:
+            stopped = exc
+            outcome.fail(op, str(exc))
+        except SyncError as exc:
+            outcome.fail(op, str(exc))
+    if send_welcome_email and outcome.created_ids and stopped is None:
+        _welcome(pbx, outcome)
+    return outcome
+
+
+def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: str) -> None:
+    if isinstance(op, Release):
+        book.drop_link(op.user_id)
+        book.mark_released(Link(op.user_id, op.ext_id, op.number, op.label), op.reason, now)
+        outcome.counts["released"] += 1
+    elif isinstance(op, Delete):
+        with contextlib.suppress(PbxNotFoundError):  # already gone: the goal is reached
+            pbx.delete_extension(op.ext_id)
+        book.drop_link(op.user_id)
+        outcome.counts["deleted"] += 1
+    elif isinstance(op, Update):
+        pbx.update_extension(op.ext_id, dict(op.changes))
+        book.put_link(Link(op.user_id, op.ext_id, op.number, op.label))
+        outcome.counts["updated"] += 1
+    elif isinstance(op, Adopt):
+        if op.changes:
+            pbx.update_extension(op.ext_id, dict(op.changes))
+        if op.replaces_user:
+            book.drop_link(op.replaces_user)
+        book.put_link(Link(op.user_id, op.ext_id, op.number, op.label))
+        book.clear_pending(op.user_id)
+        outcome.counts["linked"] += 1
+    elif isinstance(op, Create):
+        book.mark_pending(op.user_id, op.number)
+        ext_id = pbx.create_extension(new_extension_fields(op))
+        book.put_link(Link(op.user_id, ext_id, op.number, op.label))
+        book.clear_pending(op.user_id)
+        outcome.created_ids.append(ext_id)
+        outcome.counts["created"] += 1
+    else:
+        outcome.skip(op, op.reason)
+
+
+def new_extension_fields(op: Create) -> dict[str, Any]:
+    """What `extension/create` needs: the owned fields plus safely generated credentials."""
+    owned = {k: v for k, v in op.owned.as_dict().items() if v}
+    return owned | {"number": op.number, "reg_name": op.number,
+                    "user_password": generate_password(avoid=(op.number, op.owned.first_name,
+                                                              op.owned.last_name)),
+                    "reg_password": generate_password(), "concurrent_registrations": 1,
+                    "presence_status": "available"}
+
+
+def generate_password(length: int = 20, avoid: Iterable[str] = ()) -> str:
+    """Upper, lower and digits, no run of 4 digits, none of `avoid` inside (the Cloud rule)."""
+    alphabet = string.ascii_letters + string.digits
+    avoid = [a.lower() for a in avoid if a]
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
+        if (any(c.isupper() for c in candidate) and any(c.islower() for c in candidate)
+                and any(c.isdigit() for c in candidate)
+                and not any(candidate[i:i + 4].isdigit() for i in range(length - 3))
+                and not any(a in candidate.lower() for a in avoid)):
+            return candidate
+
+
+def _welcome(pbx: PbxClient, outcome: Outcome) -> None:
+    ids = outcome.created_ids
+    for start in range(0, len(ids), WELCOME_BATCH):
+        try:
+            pbx.send_welcome_email(ids[start : start + WELCOME_BATCH])
+            outcome.counts["welcome_emails"] += len(ids[start : start + WELCOME_BATCH])
+        except SyncError as exc:
+            outcome.failures.append({"user_id": "", "name": "welcome email",
+                                     "operation": "welcome_email", "reason": str(exc)})
+            outcome.counts["failed"] += 1

@@ -1,0 +1,46 @@
+"""Reading the directory side of a user sync: complete reads only, every page or an error."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.entra import USER_SELECT, EntraUser
+from core.graph import GraphClient
+
+DELETED_SELECT = ("id", "displayName", "userPrincipalName", "mail")
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The users of the tenant, which of them are in range, and which are soft-deleted."""
+
+    users: Mapping[str, EntraUser]
+    in_range: frozenset[str]
+    soft_deleted: frozenset[str] = field(default_factory=frozenset)
+
+
+def user_select(rules: Mapping[str, Any]) -> tuple[str, ...]:
+    """The `$select` for users: what the sync needs, plus the numbering property's root."""
+    root = str(rules["numbering"]["property"]).split(".")[0]
+    return USER_SELECT if root in USER_SELECT else (*USER_SELECT, root)
+
+
+def read_directory(graph: GraphClient, rules: Mapping[str, Any]) -> Directory:
+    """Read every user, the deleted ones, and the range of U1; raises on any failed read.
+
+    The group range uses `transitiveMembers`, so users of nested groups are in range too.
+    """
+    users = {u.id: u for u in graph.users(select=user_select(rules))}
+    soft_deleted = frozenset(u.id for u in graph.deleted_users(select=DELETED_SELECT))
+    if rules["range"] == "types":
+        in_range = {uid for uid, u in users.items() if u.user_type in rules["user_types"]}
+    elif rules["range"] == "groups":
+        in_range = set()
+        for group_id in rules["group_ids"]:
+            in_range.update(graph.group_user_ids(group_id, transitive=True))
+        in_range &= users.keys()
+    else:
+        in_range = set(users)
+    return Directory(users=users, in_range=frozenset(in_range), soft_deleted=soft_deleted)

@@ -1,0 +1,361 @@
+"""The pure heart of user sync: `desired_state(directory, rules)` → `plan(desired, pbx, links)`.
+
+No clock, no I/O: the same inputs give the same operations in the same order. Objects are
+matched on the immutable Entra id through the links; email is used only to adopt an
+existing extension (U5) or to hand a deleted user's extension to its re-created twin.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.directory import Directory
+from core.entra import EntraUser
+from core.numbering import Allocator, parse_number, read_property
+from core.pbx import Extension
+
+OWNED_FIELDS = ("first_name", "last_name", "email_addr", "mobile_number", "title")
+_MOBILE_ALLOWED = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ()+.-*# ")
+
+
+@dataclass(frozen=True)
+class Link:
+    """A user synced to an extension, as the state store keeps it."""
+
+    user_id: str
+    ext_id: int
+    number: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Owned:
+    """The extension fields Entra ID owns (U7)."""
+
+    first_name: str = ""
+    last_name: str = ""
+    email_addr: str = ""
+    mobile_number: str = ""
+    title: str = ""
+
+    def changes(self, ext: Extension) -> tuple[tuple[str, str], ...]:
+        diff = []
+        for name in OWNED_FIELDS:
+            want, have = getattr(self, name), getattr(ext, name)
+            same = want.lower() == have.lower() if name == "email_addr" else want == have
+            if not same:
+                diff.append((name, want))
+        return tuple(diff)
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in OWNED_FIELDS}
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A user in range, with the fields and (in property mode) the number it should have."""
+
+    user_id: str
+    label: str
+    owned: Owned
+    disabled: bool = False
+    claimed: str | None = None
+    claim_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Desired:
+    wanted: tuple[Wanted, ...]
+    doomed: Mapping[str, str] = field(default_factory=dict)  # user id -> why it is deleted
+    present: frozenset[str] = frozenset()  # every user id of the tenant, in range or not
+    soft_deleted: frozenset[str] = frozenset()
+    numbering: Mapping[str, Any] = field(default_factory=lambda: {"mode": "auto", "start": "1000"})
+    auto_delete_out_of_range: bool = False
+    associate_by_email: bool = True
+    delete_deleted: bool = True
+
+    def gone(self, user_id: str) -> bool:
+        """Deleted: soft-deleted, or absent from the tenant altogether."""
+        return user_id in self.soft_deleted or user_id not in self.present
+
+
+# operations ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Create:
+    user_id: str
+    label: str
+    number: str
+    owned: Owned
+    recreate: bool = False
+
+
+@dataclass(frozen=True)
+class Update:
+    user_id: str
+    label: str
+    ext_id: int
+    number: str
+    changes: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Adopt:
+    """Link an existing extension to a user and overwrite its owned fields (U5)."""
+
+    user_id: str
+    label: str
+    ext_id: int
+    number: str
+    changes: tuple[tuple[str, str], ...]
+    replaces_user: str | None = None
+
+
+@dataclass(frozen=True)
+class Delete:
+    user_id: str
+    label: str
+    ext_id: int
+    number: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Release:
+    """Unlink: the extension stays on the PBX, fully managed there from now on (U2)."""
+
+    user_id: str
+    label: str
+    ext_id: int
+    number: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    user_id: str
+    label: str
+    reason: str
+
+
+Operation = Create | Update | Adopt | Delete | Release | Skip
+
+
+@dataclass(frozen=True)
+class PbxView:
+    """The extensions on the PBX; those linked or adoptable carry their full detail."""
+
+    extensions: Mapping[int, Extension]
+
+
+# desired state ---------------------------------------------------------------------------
+def owned_fields(user: EntraUser) -> Owned:
+    first, last = (user.given_name or "").strip(), (user.surname or "").strip()
+    if not first and not last:
+        first = (user.display_name or "").strip()
+    mobile = "".join(c for c in (user.mobile_phone or "") if c in _MOBILE_ALLOWED).strip()
+    return Owned(first_name=first[:63], last_name=last[:63], email_addr=user_email(user),
+                 mobile_number=mobile[:31], title=(user.job_title or "").strip()[:127])
+
+
+def user_email(user: EntraUser) -> str:
+    """`mail`, else a user principal name that is a plain address (not a guest's #EXT#)."""
+    for candidate in (user.mail, user.user_principal_name):
+        if candidate and "@" in candidate and "#" not in candidate:
+            return candidate.strip()
+    return ""
+
+
+def label_of(user: EntraUser) -> str:
+    return user.display_name or user.user_principal_name or user.id
+
+
+def desired_state(directory: Directory, rules: Mapping[str, Any]) -> Desired:
+    """What the PBX should hold for the users of `directory` under the user-sync `rules`."""
+    delete_when = set(rules["delete_when"])
+    numbering = rules["numbering"]
+    wanted, doomed = [], {}
+    for user in directory.users.values():
+        if not user.account_enabled and "disabled" in delete_when:
+            doomed[user.id] = "account disabled"
+            continue
+        if user.id not in directory.in_range:
+            continue
+        claimed = error = None
+        if numbering["mode"] == "property":
+            value = read_property(user.properties, numbering["property"])
+            claimed, error = parse_number(value, numbering["property"])
+        wanted.append(Wanted(user.id, label_of(user), owned_fields(user),
+                             disabled=not user.account_enabled, claimed=claimed,
+                             claim_error=error))
+    if "deleted" in delete_when:
+        doomed |= dict.fromkeys(directory.soft_deleted, "account deleted")
+    wanted.sort(key=lambda w: (w.label.lower(), w.user_id))
+    return Desired(
+        wanted=tuple(wanted), doomed=doomed, present=frozenset(directory.users),
+        soft_deleted=directory.soft_deleted, numbering=numbering,
+        auto_delete_out_of_range=bool(rules["auto_delete_out_of_range"]),
+        associate_by_email=bool(rules["associate_by_email"]),
+        delete_deleted="deleted" in delete_when)
+
+
+# plan ------------------------------------------------------------------------------------
+def plan(desired: Desired, pbx: PbxView, links: Mapping[str, Link], *,
+         pending: Mapping[str, str] | None = None) -> tuple[Operation, ...]:
+    """The operations that bring the PBX to `desired`, in a deterministic order.
+
+    `pending` maps user ids to numbers whose creation was started but not recorded (a run
+    that died between the PBX write and the link): such an extension is adopted, not doubled.
+    """
+    pending = pending or {}
+    exts = pbx.extensions
+    wanted_ids = {w.user_id for w in desired.wanted}
+    # extensions that stay with their user, or go, cannot be adopted by someone else
+    owner_of = {link.ext_id: uid for uid, link in links.items()
+                if link.ext_id in exts and uid in wanted_ids}
+    by_email: dict[str, Extension] = {}
+    for ext in sorted(exts.values(), key=lambda e: e.id):
+        if ext.email_addr:
+            by_email.setdefault(ext.email_addr.lower(), ext)
+    unlinked_by_email = {w.owned.email_addr.lower(): w for w in desired.wanted
+                         if w.user_id not in links and w.owned.email_addr}
+    ops: list[Operation] = []
+    handed_over: dict[str, Link] = {}  # new user id -> link of its deleted twin
+
+    for uid, link in sorted(links.items()):
+        if uid in wanted_ids:
+            continue
+        ext = exts.get(link.ext_id)
+        label = link.label or uid
+        if ext is None:
+            ops.append(Release(uid, label, link.ext_id, link.number,
+                               "the extension was deleted on the PBX"))
+            continue
+        twin = unlinked_by_email.get(ext.email_addr.lower()) if ext.email_addr else None
+        if twin is not None and desired.gone(uid):
+            handed_over[twin.user_id] = link
+        elif uid in desired.doomed:
+            ops.append(Delete(uid, label, ext.id, ext.number, desired.doomed[uid]))
+        elif desired.gone(uid):
+            if desired.delete_deleted:
+                ops.append(Delete(uid, label, ext.id, ext.number, "account deleted"))
+            else:
+                ops.append(Release(uid, label, ext.id, ext.number, "account deleted"))
+        elif desired.auto_delete_out_of_range:
+            ops.append(Delete(uid, label, ext.id, ext.number, "no longer in the sync range"))
+        else:
+            ops.append(Release(uid, label, ext.id, ext.number, "no longer in the sync range"))
+        if ops and isinstance(ops[-1], Delete) and ops[-1].user_id == uid:
+            owner_of[ext.id] = uid
+
+    property_mode = desired.numbering.get("mode") == "property"
+    claims = Counter(w.claimed for w in desired.wanted if w.claimed and not w.claim_error)
+    number_owner = {e.number: e for e in exts.values()}
+    taken = set(number_owner) | {link.number for link in links.values()}
+    allocator = Allocator(str(desired.numbering.get("start", "1000")), taken)
+
+    def free(number: str, own_ext: int | None) -> str | None:
+        """Why `number` cannot be used by the extension `own_ext`, or None."""
+        holder = number_owner.get(number)
+        if holder is not None and holder.id != own_ext:
+            return f"number {number} is taken by extension {holder.number}"
+        if holder is None and number in taken and own_ext is None:
+            return f"number {number} is already used"
+        return None
+
+    for w in desired.wanted:
+        link = links.get(w.user_id)
+        if property_mode and w.claim_error:
+            ops.append(Skip(w.user_id, w.label, w.claim_error))
+            continue
+        if property_mode and w.claimed and claims[w.claimed] > 1:
+            ops.append(Skip(w.user_id, w.label, f"number {w.claimed} is claimed by "
+                            f"{claims[w.claimed]} users; none of them is given it"))
+            continue
+        if link is not None and link.ext_id in exts:
+            ops.extend(_keep(w, exts[link.ext_id], property_mode, free))
+        elif link is not None:
+            ops.append(_recreate(w, link, property_mode, free, allocator, taken))
+        elif w.user_id in handed_over:
+            old = handed_over[w.user_id]
+            ext = exts[old.ext_id]
+            ops.append(Adopt(w.user_id, w.label, ext.id, ext.number, w.owned.changes(ext),
+                             replaces_user=old.user_id))
+        elif w.disabled:
+            ops.append(Skip(w.user_id, w.label, "account disabled: no extension is created"))
+        else:
+            candidate = by_email.get(w.owned.email_addr.lower()) if w.owned.email_addr else None
+            ops.append(_new(w, candidate, owner_of, desired, pending, property_mode, free,
+                            allocator, taken))
+    return tuple(ops)
+
+
+def _keep(w: Wanted, ext: Extension, property_mode: bool, free: Any) -> list[Operation]:
+    changes = list(w.owned.changes(ext))
+    if property_mode and w.claimed and w.claimed != ext.number:
+        reason = free(w.claimed, ext.id)
+        if reason:
+            return [Skip(w.user_id, w.label, reason)]
+        changes.append(("number", w.claimed))
+    if not changes:
+        return []
+    number = dict(changes).get("number", ext.number)
+    return [Update(w.user_id, w.label, ext.id, number, tuple(changes))]
+
+
+def _recreate(w: Wanted, link: Link, property_mode: bool, free: Any, allocator: Allocator,
+              taken: set[str]) -> Operation:
+    """A linked extension deleted by hand on the PBX comes back, with its number if free."""
+    number = w.claimed if property_mode and w.claimed else link.number
+    if free(number, -1) is not None:
+        if property_mode:
+            return Skip(w.user_id, w.label, str(free(number, -1)))
+        number = allocator.take() or ""
+    if not number:
+        return Skip(w.user_id, w.label, "no free extension number")
+    taken.add(number)
+    return Create(w.user_id, w.label, number, w.owned, recreate=True)
+
+
+def _new(w: Wanted, candidate: Extension | None, owner_of: Mapping[int, str], desired: Desired,
+         pending: Mapping[str, str], property_mode: bool, free: Any, allocator: Allocator,
+         taken: set[str]) -> Operation:
+    """A user without an extension: adopt the one with its email (U5), or create one."""
+    if candidate is not None:
+        if candidate.id in owner_of:
+            return Skip(w.user_id, w.label, f"email {w.owned.email_addr} belongs to extension "
+                        f"{candidate.number}, synced for another user")
+        if pending.get(w.user_id) == candidate.number or desired.associate_by_email:
+            changes = list(w.owned.changes(candidate))
+            if property_mode and w.claimed and w.claimed != candidate.number:
+                reason = free(w.claimed, candidate.id)
+                if reason:
+                    return Skip(w.user_id, w.label, reason)
+                changes.append(("number", w.claimed))
+            number = dict(changes).get("number", candidate.number)
+            return Adopt(w.user_id, w.label, candidate.id, number, tuple(changes))
+        return Skip(w.user_id, w.label, f"extension {candidate.number} already has email "
+                    f"{w.owned.email_addr} and associate by email is off")
+    if property_mode:
+        number = w.claimed or ""
+        reason = free(number, None)
+        if reason:
+            return Skip(w.user_id, w.label, reason)
+        taken.add(number)
+    else:
+        number = allocator.take() or ""
+        if not number:
+            return Skip(w.user_id, w.label, "no free extension number")
+    return Create(w.user_id, w.label, number, w.owned)
+
+
+# guards ----------------------------------------------------------------------------------
+def hold_deletions(ops: tuple[Operation, ...], max_deletions: int,
+                   allow: bool) -> tuple[tuple[Operation, ...], tuple[Delete, ...]]:
+    """More deletions than `max_deletions` are held back unless `allow`: (to apply, held)."""
+    deletes = tuple(op for op in ops if isinstance(op, Delete))
+    if allow or len(deletes) <= max_deletions:
+        return ops, ()
+    return tuple(op for op in ops if not isinstance(op, Delete)), deletes

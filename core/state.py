@@ -1,0 +1,103 @@
+"""The state store in Redis: links, pending creates, released objects, delta links, settings
+and run history. The only module of `core/` that talks to Redis.
+
+Keys live under one namespace (default `eps`):
+`links:users` (hash user id → link), `pending:users` (hash user id → number being created),
+`released:users` (hash user id → what was released and why), `delta:<name>`, `settings`,
+`runs` (list of the newest run ids, capped) and `run:<id>` (a run record, expiring).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from core.plan import Link
+from core.sync_settings import defaults, validate_document
+
+RUNS_KEPT = 200
+RUN_TTL_SECONDS = 90 * 24 * 3600
+
+
+class StateStore:
+    def __init__(self, client: redis.Redis, namespace: str = "eps") -> None:
+        self.redis = client
+        self.ns = namespace
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self.ns, *parts))
+
+    # links -------------------------------------------------------------------------------
+    def user_links(self) -> dict[str, Link]:
+        raw = self.redis.hgetall(self.key("links", "users"))
+        return {_text(uid): Link(**json.loads(value)) for uid, value in raw.items()}
+
+    def put_link(self, link: Link) -> None:
+        self.redis.hset(self.key("links", "users"), link.user_id, json.dumps(link.__dict__))
+        self.redis.hdel(self.key("released", "users"), link.user_id)
+
+    def drop_link(self, user_id: str) -> None:
+        self.redis.hdel(self.key("links", "users"), user_id)
+
+    def pending_creates(self) -> dict[str, str]:
+        raw = self.redis.hgetall(self.key("pending", "users"))
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    def mark_pending(self, user_id: str, number: str) -> None:
+        self.redis.hset(self.key("pending", "users"), user_id, number)
+
+    def clear_pending(self, user_id: str) -> None:
+        self.redis.hdel(self.key("pending", "users"), user_id)
+
+    def mark_released(self, link: Link, reason: str, at: str) -> None:
+        self.redis.hset(self.key("released", "users"), link.user_id,
+                        json.dumps(link.__dict__ | {"reason": reason, "released_at": at}))
+
+    def released_users(self) -> dict[str, dict[str, Any]]:
+        raw = self.redis.hgetall(self.key("released", "users"))
+        return {_text(k): json.loads(v) for k, v in raw.items()}
+
+    # delta links -------------------------------------------------------------------------
+    def delta_link(self, name: str) -> str | None:
+        value = self.redis.get(self.key("delta", name))
+        return _text(value) if value is not None else None
+
+    def set_delta_link(self, name: str, link: str) -> None:
+        self.redis.set(self.key("delta", name), link)
+
+    def drop_delta_link(self, name: str) -> None:
+        self.redis.delete(self.key("delta", name))
+
+    # settings ----------------------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """The stored settings document, or the defaults when none was saved."""
+        raw = self.redis.get(self.key("settings"))
+        return json.loads(raw) if raw else defaults()
+
+    def save_settings(self, document: dict[str, Any]) -> None:
+        self.redis.set(self.key("settings"), json.dumps(validate_document(document)))
+
+    # runs --------------------------------------------------------------------------------
+    def save_run(self, record: dict[str, Any]) -> None:
+        run_key = self.key("run", record["id"])
+        is_new = not self.redis.exists(run_key)
+        pipe = self.redis.pipeline()
+        pipe.set(run_key, json.dumps(record), ex=RUN_TTL_SECONDS)
+        if is_new:
+            pipe.lpush(self.key("runs"), record["id"])
+            pipe.ltrim(self.key("runs"), 0, RUNS_KEPT - 1)
+        pipe.execute()
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        raw = self.redis.get(self.key("run", run_id))
+        return json.loads(raw) if raw else None
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        ids = [_text(i) for i in self.redis.lrange(self.key("runs"), 0, limit - 1)]
+        return [r for r in (self.run(i) for i in ids) if r is not None]
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,139 @@
+"""A user sync run: fetch → plan → check → apply → record.
+
+A read that fails in any way ends the run `failed` before anything is written; more planned
+deletions than `safety.max_deletions` end it `blocked`, with the rest applied and the
+deletions listed; a dry run stops after planning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from core.apply import Outcome, apply
+from core.directory import read_directory
+from core.errors import SyncError
+from core.graph import GraphClient
+from core.pbx import PbxClient
+from core.plan import (
+    Adopt,
+    Create,
+    Delete,
+    Operation,
+    PbxView,
+    Release,
+    Skip,
+    Update,
+    desired_state,
+    hold_deletions,
+    plan,
+)
+from core.state import StateStore
+
+COUNT_NAMES = ("created", "updated", "deleted", "released", "linked", "skipped", "failed")
+_PLANNED = {Create: "created", Update: "updated", Delete: "deleted", Release: "released",
+            Adopt: "linked", Skip: "skipped"}
+
+
+def new_run(scope: str, *, dry_run: bool = False, now: dt.datetime | None = None) -> dict[str, Any]:
+    """A fresh run record, `queued`."""
+    when = now or dt.datetime.now(dt.UTC)
+    return {"id": f"{when:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}", "scope": scope,
+            "state": "queued", "dry_run": dry_run, "created_at": when.isoformat(),
+            "started_at": None, "finished_at": None, "counts": dict.fromkeys(COUNT_NAMES, 0),
+            "failures": [], "skipped": [], "held_deletions": [], "summary": "", "error": None}
+
+
+def read_pbx(pbx: PbxClient, linked_ids: Iterable[int], emails: set[str]) -> PbxView:
+    """Every extension; full detail for those linked or whose email a user has."""
+    basic = {e.id: e for e in pbx.extensions()}
+    wanted = sorted({i for i in linked_ids if i in basic}
+                    | {e.id for e in basic.values() if e.email_addr.lower() in emails})
+    detailed = {e.id: e for e in pbx.extension_details(wanted)}
+    return PbxView({i: detailed.get(i, e) for i, e in basic.items()})
+
+
+def sync_users(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: dict[str, Any],
+               allow_deletions: bool = False,
+               now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+               progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Run one full user sync and return its record (also saved in `state`)."""
+    settings = state.settings()
+    rules, safety = settings["users"], settings["safety"]
+    run |= {"state": "running", "started_at": now().isoformat()}
+    state.save_run(run)
+    note = progress or (lambda _phase, _done, _total: None)
+    try:
+        note("reading Entra ID", 0, 0)
+        directory = read_directory(graph, rules)
+        desired = desired_state(directory, rules)
+        links = state.user_links()
+        emails = {w.owned.email_addr.lower() for w in desired.wanted if w.owned.email_addr}
+        note("reading the PBX", 0, 0)
+        view = read_pbx(pbx, (link.ext_id for link in links.values()), emails)
+    except SyncError as exc:
+        return _finish(state, run, now, "failed", error=f"a read failed, nothing was changed: "
+                       f"{exc}")
+    ops = plan(desired, view, links, pending=state.pending_creates())
+    to_apply, held = hold_deletions(ops, int(safety["max_deletions"]), allow_deletions)
+    run["held_deletions"] = [{"user_id": d.user_id, "name": d.label, "number": d.number,
+                              "reason": d.reason} for d in held]
+    if run["dry_run"]:
+        run["counts"] |= _planned_counts(ops)
+        run["skipped"] = [{"user_id": o.user_id, "name": o.label, "reason": o.reason}
+                          for o in ops if isinstance(o, Skip)]
+        return _finish(state, run, now, "succeeded")
+    total = sum(1 for op in to_apply if not isinstance(op, Skip))
+    done = Counter[str]()
+
+    def step(op: Operation) -> None:
+        if not isinstance(op, Skip):
+            done["ops"] += 1
+            note("writing to the PBX", done["ops"], total)
+
+    outcome = apply(to_apply, pbx, state, now=now().isoformat(),
+                    send_welcome_email=bool(rules["send_welcome_email"]), progress=step)
+    _record(run, outcome)
+    synced = state.user_links()
+    run["synced"] = sum(1 for w in desired.wanted if w.user_id in synced)
+    return _finish(state, run, now, "blocked" if held else "succeeded")
+
+
+def _record(run: dict[str, Any], outcome: Outcome) -> None:
+    run["counts"] |= {name: outcome.counts.get(name, 0) for name in COUNT_NAMES}
+    if outcome.counts.get("welcome_emails"):
+        run["counts"]["welcome_emails"] = outcome.counts["welcome_emails"]
+    run["failures"], run["skipped"] = outcome.failures, outcome.skipped
+
+
+def _planned_counts(ops: tuple[Operation, ...]) -> dict[str, int]:
+    counts = Counter(_PLANNED[type(op)] for op in ops)
+    return {name: counts.get(name, 0) for name in COUNT_NAMES}
+
+
+def _finish(state: StateStore, run: dict[str, Any], now: Callable[[], dt.datetime], status: str,
+            *, error: str | None = None) -> dict[str, Any]:
+    run |= {"state": status, "finished_at": now().isoformat(), "error": error}
+    run["summary"] = summary(run)
+    state.save_run(run)
+    return run
+
+
+def summary(run: Mapping[str, Any]) -> str:
+    """The sentence an administrator reads first (U9)."""
+    counts = run["counts"]
+    tally = ", ".join(f"{counts.get(n, 0)} {n}" for n in COUNT_NAMES)
+    if run["state"] == "failed":
+        return f"User sync failed: {run['error']}"
+    if run["dry_run"]:
+        return f"Dry run, nothing was changed. Planned: {tally}."
+    sentence = f"Successfully synced {run.get('synced', 0)} users to PBX extensions ({tally})."
+    if run["state"] == "blocked":
+        held = len(run["held_deletions"])
+        sentence += (f" {held} deletions were held back: more than the limit of deletions per "
+                     "run. Nothing was deleted; start a run with allow_deletions to apply them.")
+    return sentence
+
