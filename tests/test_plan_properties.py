@@ -1,0 +1,138 @@
+"""Properties of plan + apply, over random directories and rules, against the PBX simulator.
+
+- After apply, planning again yields no operation that would change anything.
+- No plan ever deletes an extension that is not linked.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import fakeredis
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.apply import apply
+from core.clients import pbx_client, sandbox_environment
+from core.config import Settings
+from core.directory import Directory
+from core.entra import EntraUser
+from core.pbx import PbxClient
+from core.plan import Delete, Skip, desired_state, plan
+from core.state import StateStore
+from core.sync_settings import defaults
+from core.user_sync import read_pbx
+from sandbox.runner import Sandbox
+
+NAMES = ["Ada", "Bob", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kim", "Lu"]
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Sandbox, PbxClient]]:
+    with Sandbox() as sandbox:
+        env = sandbox_environment(sandbox.describe()) | {"SECRET_KEY": "p" * 32}
+        client = pbx_client(Settings.from_env(env))
+        yield sandbox, client
+        client.token_source.close()
+
+
+@st.composite
+def tenants(draw: st.DrawFn) -> dict[str, Any]:
+    count = draw(st.integers(min_value=0, max_value=len(NAMES)))
+    users = []
+    for index in range(count):
+        users.append({
+            "id": f"u{index}", "name": NAMES[index],
+            "enabled": draw(st.booleans()), "guest": draw(st.booleans()),
+            "title": draw(st.sampled_from(["", "Lead", "Dev"])),
+            "phone": draw(st.sampled_from([None, "2000", "2001", f"30{index:02d}", "x12",
+                                           "+1 425 555 0109", f"+1 425 x4{index:03d}"])),
+        })
+    rules = copy.deepcopy(defaults()["users"])
+    rules["range"] = draw(st.sampled_from(["all", "types"]))
+    rules["user_types"] = ["Member"]
+    rules["auto_delete_out_of_range"] = draw(st.booleans())
+    rules["associate_by_email"] = draw(st.booleans())
+    rules["delete_when"] = draw(st.sampled_from([[], ["disabled"], ["deleted"],
+                                                 ["disabled", "deleted"]]))
+    rules["numbering"] = {"mode": draw(st.sampled_from(["auto", "property"])),
+                          "start": draw(st.sampled_from(["1000", "2000"])),
+                          "property": "businessPhones"}
+    unsynced = draw(st.lists(st.sampled_from(NAMES), max_size=3, unique=True))
+    return {"users": users, "rules": rules, "unsynced": unsynced,
+            "second": draw(st.lists(st.sampled_from(["disable", "delete", "retitle", "guest"]),
+                                    min_size=count, max_size=count))}
+
+
+def as_directory(users: list[dict[str, Any]], rules: dict[str, Any],
+                 soft_deleted: frozenset[str] = frozenset()) -> Directory:
+    records = {u["id"]: EntraUser(
+        id=u["id"], display_name=f"{u['name']} Test", given_name=u["name"], surname="Test",
+        mail=f"{u['name'].lower()}@contoso.com", job_title=u["title"] or None,
+        account_enabled=u["enabled"], user_type="Guest" if u["guest"] else "Member",
+        business_phones=(u["phone"],) if u["phone"] else (),
+        properties={"businessPhones": [u["phone"]] if u["phone"] else []}) for u in users}
+    in_range = {uid for uid, u in records.items()
+                if rules["range"] == "all" or u.user_type in rules["user_types"]}
+    return Directory(records, frozenset(in_range), soft_deleted)
+
+
+def sync_once(pbx: PbxClient, state: StateStore, d: Directory, rules: dict[str, Any]) -> None:
+    links = state.user_links()
+    desired = desired_state(d, rules)
+    emails = {w.owned.email_addr.lower() for w in desired.wanted}
+    view = read_pbx(pbx, [link.ext_id for link in links.values()], emails)
+    ops = plan(desired, view, links, pending=state.pending_creates())
+    linked = {link.ext_id for link in links.values()}
+    assert all(op.ext_id in linked for op in ops if isinstance(op, Delete))
+    outcome = apply(ops, pbx, state, now="2026-01-01T00:00:00Z")
+    assert outcome.failures == []
+
+
+def replan(pbx: PbxClient, state: StateStore, d: Directory, rules: dict[str, Any]) -> list[Any]:
+    links = state.user_links()
+    desired = desired_state(d, rules)
+    view = read_pbx(pbx, [link.ext_id for link in links.values()],
+                    {w.owned.email_addr.lower() for w in desired.wanted})
+    return [op for op in plan(desired, view, links) if not isinstance(op, Skip)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tenant=tenants())
+def test_after_apply_planning_again_changes_nothing(served: tuple[Sandbox, PbxClient],
+                                                   tenant: dict[str, Any]) -> None:
+    sandbox, pbx = served
+    with sandbox.pbx_store.lock:
+        sandbox.pbx_store.extensions.clear()
+    state = StateStore(fakeredis.FakeRedis())
+    for index, name in enumerate(tenant["unsynced"]):
+        pbx.create_extension({"number": str(1000 + 2 * index), "first_name": name,
+                              "email_addr": f"{name.lower()}@contoso.com",
+                              "user_password": "Secret12345x", "reg_name": "r" + name,
+                              "reg_password": "reg-pass-123", "concurrent_registrations": 1,
+                              "presence_status": "available"})
+    rules, users = tenant["rules"], tenant["users"]
+
+    first = as_directory(users, rules)
+    sync_once(pbx, state, first, rules)
+    assert replan(pbx, state, first, rules) == []
+
+    changed, deleted = [], set()
+    for u, change in zip(users, tenant["second"], strict=True):
+        u = dict(u)
+        if change == "disable":
+            u["enabled"] = False
+        elif change == "retitle":
+            u["title"] = "Director"
+        elif change == "guest":
+            u["guest"] = not u["guest"]
+        elif change == "delete":
+            deleted.add(u["id"])
+            continue
+        changed.append(u)
+    second = as_directory(changed, rules, frozenset(list(deleted)[:1]))
+    sync_once(pbx, state, second, rules)
+    assert replan(pbx, state, second, rules) == []
