@@ -78,3 +78,26 @@ def graph_control(sandbox: Sandbox) -> Control:
 @pytest.fixture
 def pbx_control(sandbox: Sandbox) -> Control:
     return Control(sandbox.pbx.url)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """A real redis-server for the session, on a free port."""
+    from sandbox.redis_server import RedisServer
+
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def state(redis_server: Any) -> Iterator[Any]:
+    """A StateStore on the real Redis, emptied after the test."""
+    import redis
+
+    from core.state import StateStore
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    yield StateStore(client)
+    client.flushdb()
+    client.close()

@@ -1,0 +1,201 @@
+"""User sync end to end: the seeded sandbox over real HTTP, state in a real redis-server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.clients import sandbox_environment
+from core.graph import GraphClient
+from core.pbx import PbxClient
+from core.state import StateStore
+from core.user_sync import new_run, sync_users
+from sandbox.runner import Sandbox
+from sandbox.seed import seed_tenant
+from tests.conftest import Control
+
+WRITES = ("POST /openapi/v1.0/extension/create", "POST /openapi/v1.0/extension/update",
+          "GET /openapi/v1.0/extension/delete", "POST /openapi/v1.0/extension/send_welcome_email")
+
+
+def writes(counts: dict[str, int]) -> int:
+    return sum(counts.get(path, 0) for path in WRITES)
+
+
+def sync(graph: GraphClient, pbx: PbxClient, state: StateStore, **options: Any) -> dict[str, Any]:
+    dry_run = options.pop("dry_run", False)
+    return sync_users(graph=graph, pbx=pbx, state=state, run=new_run("users", dry_run=dry_run),
+                      **options)
+
+
+def configure(state: StateStore, **users: Any) -> None:
+    document = state.settings()
+    document["users"] |= users
+    state.save_settings(document)
+
+
+@pytest.fixture
+def seeded(sandbox: Sandbox) -> Sandbox:
+    seed_tenant(sandbox.graph_store, 50)
+    return sandbox
+
+
+def test_seeded_tenant_becomes_extensions_and_a_second_sync_writes_nothing(
+        seeded: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore,
+        pbx_control: Control) -> None:
+    store = seeded.graph_store
+    active = {u["id"]: u for u in store.users.items.values() if u["accountEnabled"]}
+
+    first = sync(graph, pbx, state)
+    after_first = pbx_control.counts()
+    second = sync(graph, pbx, state)
+
+    extensions = {e.email_addr: e for e in pbx.extension_details([e.id for e in pbx.extensions()])}
+    assert first["state"] == "succeeded" and first["counts"]["created"] == len(active)
+    assert first["summary"].startswith(f"Successfully synced {len(active)} users to PBX extensions")
+    for user in active.values():
+        ext = extensions[user["mail"]]
+        assert (ext.first_name, ext.last_name, ext.title) == (
+            user["givenName"] or user["displayName"], user["surname"] or "",
+            user["jobTitle"] or "")
+    assert sorted(e.number for e in extensions.values()) == [
+        str(n) for n in range(1000, 1000 + len(active))]
+    assert second["counts"] == dict.fromkeys(second["counts"], 0)
+    assert writes(pbx_control.counts()) == writes(after_first)
+
+
+def test_graph_503_on_page_3_fails_the_run_and_changes_nothing(
+        seeded: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore,
+        graph_control: Control, pbx_control: Control) -> None:
+    sync(graph, pbx, state)
+    before_links, before_writes = state.user_links(), writes(pbx_control.counts())
+    for user in list(seeded.graph_store.users.items.values())[:5]:
+        graph.request("PATCH", f"users/{user['id']}", json={"accountEnabled": False})
+    graph.page_size = 10
+    graph_control.fault(path="/v1.0/users", method="GET", status=503, retry_after=0.01,
+                        skip=2, count=10)
+
+    run = sync(graph, pbx, state)
+
+    assert run["state"] == "failed"
+    assert "503" in run["error"] and "nothing was changed" in run["error"]
+    assert state.user_links() == before_links
+    assert writes(pbx_control.counts()) == before_writes
+    assert state.run(run["id"])["state"] == "failed"
+
+
+def test_deletions_past_the_limit_block_the_run_until_allowed(
+        seeded: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    configure(state)
+    document = state.settings()
+    document["safety"]["max_deletions"] = 2
+    state.save_settings(document)
+    sync(graph, pbx, state)
+    leavers = [u for u in seeded.graph_store.users.items.values() if u["accountEnabled"]][:3]
+    for user in leavers:
+        graph.request("PATCH", f"users/{user['id']}", json={"accountEnabled": False,
+                                                             "jobTitle": "Left"})
+    count_before = len(list(pbx.extensions()))
+
+    blocked = sync(graph, pbx, state)
+    allowed = sync(graph, pbx, state, allow_deletions=True)
+
+    assert blocked["state"] == "blocked" and len(blocked["held_deletions"]) == 3
+    assert blocked["counts"]["deleted"] == 0 and "held back" in blocked["summary"]
+    assert allowed["state"] == "succeeded" and allowed["counts"]["deleted"] == 3
+    assert len(list(pbx.extensions())) == count_before - 3
+
+
+def test_users_past_capacity_are_skipped_with_the_reason(
+        seeded: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore,
+        pbx_control: Control) -> None:
+    pbx_control.post("config", {"capacity": 10})
+
+    run = sync(graph, pbx, state)
+
+    assert run["counts"]["created"] == 10 and run["counts"]["failed"] == 0
+    assert run["counts"]["skipped"] >= 30
+    assert {s["reason"] for s in run["skipped"]} == {"the PBX has no free extension capacity"}
+
+
+def test_welcome_emails_go_to_created_extensions_when_chosen(
+        seeded: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore,
+        pbx_control: Control) -> None:
+    configure(state, send_welcome_email=True)
+
+    run = sync(graph, pbx, state)
+
+    sent = pbx_control.get("state")["welcome_emails"]
+    assert sorted(sent) == sorted(link.ext_id for link in state.user_links().values())
+    assert run["counts"]["welcome_emails"] == run["counts"]["created"]
+
+
+def test_extension_deleted_by_hand_comes_back_with_its_number(
+        seeded: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    sync(graph, pbx, state)
+    link = sorted(state.user_links().values(), key=lambda lk: lk.number)[3]
+    pbx.delete_extension(link.ext_id)
+
+    run = sync(graph, pbx, state)
+
+    assert run["counts"]["created"] == 1
+    assert pbx.find_extension(link.number) is not None
+    assert state.user_links()[link.user_id].number == link.number
+
+
+def test_narrowing_the_range_releases_extensions_without_deleting_them(
+        seeded: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    sync(graph, pbx, state)
+    group = next(iter(seeded.graph_store.groups.items))
+    members = set(graph.group_user_ids(group))
+    configure(state, range="groups", group_ids=[group])
+    count_before = len(list(pbx.extensions()))
+
+    run = sync(graph, pbx, state)
+
+    assert run["counts"]["released"] > 0 and run["counts"]["deleted"] == 0
+    assert set(state.user_links()) <= members
+    assert len(list(pbx.extensions())) == count_before
+    assert len(state.released_users()) == run["counts"]["released"]
+
+
+def test_dry_run_plans_and_writes_nothing(seeded: Sandbox, graph: GraphClient, pbx: PbxClient,
+                                          state: StateStore, pbx_control: Control) -> None:
+    run = sync(graph, pbx, state, dry_run=True)
+
+    assert run["counts"]["created"] > 0 and run["summary"].startswith("Dry run")
+    assert writes(pbx_control.counts()) == 0 and state.user_links() == {}
+
+
+def test_sync_command_prints_the_summary(seeded: Sandbox, redis_server: Any,
+                                         state: StateStore) -> None:
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | sandbox_environment(seeded.describe()) | {
+        "SECRET_KEY": "c" * 32, "REDIS_URL": redis_server.url}
+
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "webhook", "sync"],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert "Successfully synced" in result.stdout and "created" in result.stdout
+    assert seeded.pbx_store.extensions
+    assert env["ENTRA_CLIENT_SECRET"] not in result.stdout + result.stderr
+
+
+def test_sync_command_exits_1_when_a_read_fails(sandbox: Sandbox, redis_server: Any,
+                                                 state: StateStore) -> None:
+    root = Path(__file__).resolve().parent.parent
+    env = os.environ | sandbox_environment(sandbox.describe()) | {
+        "SECRET_KEY": "c" * 32, "REDIS_URL": redis_server.url, "ENTRA_CLIENT_SECRET": "wrong"}
+
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "webhook", "sync"],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 1
+    assert "bad_secret" in result.stdout and "nothing was changed" in result.stdout
+
