@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from core.errors import (
     AuthError,
     PbxDuplicateError,
+    PbxError,
     PbxLimitError,
     PbxNotFoundError,
     SyncError,
@@ -47,6 +48,7 @@ class Outcome:
     failures: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     created_ids: list[int] = field(default_factory=list)
+    unresolved: list[Create] = field(default_factory=list)  # created, id not known yet
 
     def fail(self, op: Operation, reason: str) -> None:
         self.counts["failed"] += 1
@@ -80,23 +82,35 @@ def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
             continue
         try:
             _one(op, pbx, book, outcome, now)
-        except PbxLimitError:
-            full = True
-            outcome.skip(op, CAPACITY_REASON)
-        except PbxDuplicateError as exc:
-            clashes = ", ".join(f"{f.get('field')} {f.get('value')} is used by "
-                                f"{f.get('external_source', 'object')} "
-                                f"{f.get('external_source_name', '')}".strip()
-                                for f in exc.fields) or exc.errmsg
-            outcome.fail(op, clashes)
+        except PbxError as exc:
+            if isinstance(op, Create):
+                book.clear_pending(op.user_id)  # refused: nothing was created
+                full = full or isinstance(exc, PbxLimitError)
+            _refused(op, outcome, exc)
         except (AuthError, TransportError) as exc:
             stopped = exc
             outcome.fail(op, str(exc))
         except SyncError as exc:
             outcome.fail(op, str(exc))
+    if outcome.unresolved:
+        _resolve_created(pbx, book, outcome)
     if send_welcome_email and outcome.created_ids and stopped is None:
         _welcome(pbx, outcome)
     return outcome
+
+
+def _refused(op: Operation, outcome: Outcome, exc: PbxError) -> None:
+    """Record an operation the PBX answered with an error code."""
+    if isinstance(exc, PbxLimitError) and isinstance(op, Create):
+        outcome.skip(op, CAPACITY_REASON)
+    elif isinstance(exc, PbxDuplicateError):
+        clashes = ", ".join(f"{f.get('field')} {f.get('value')} is used by "
+                            f"{f.get('external_source', 'object')} "
+                            f"{f.get('external_source_name', '')}".strip()
+                            for f in exc.fields) or exc.errmsg
+        outcome.fail(op, clashes)
+    else:
+        outcome.fail(op, str(exc))
 
 
 def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: str) -> None:
@@ -123,13 +137,38 @@ def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: s
         outcome.counts["linked"] += 1
     elif isinstance(op, Create):
         book.mark_pending(op.user_id, op.number)
-        ext_id = pbx.create_extension(new_extension_fields(op))
-        book.put_link(Link(op.user_id, ext_id, op.number, op.label))
-        book.clear_pending(op.user_id)
-        outcome.created_ids.append(ext_id)
+        ext_id = pbx.create_extension(new_extension_fields(op), resolve_id=False)
         outcome.counts["created"] += 1
+        if ext_id is None:
+            outcome.unresolved.append(op)
+        else:
+            _link_created(book, outcome, op, ext_id)
     else:
         outcome.skip(op, op.reason)
+
+
+def _link_created(book: LinkBook, outcome: Outcome, op: Create, ext_id: int) -> None:
+    book.put_link(Link(op.user_id, ext_id, op.number, op.label))
+    book.clear_pending(op.user_id)
+    outcome.created_ids.append(ext_id)
+
+
+def _resolve_created(pbx: PbxClient, book: LinkBook, outcome: Outcome) -> None:
+    """Link the extensions created without an id, from one listing of the PBX.
+
+    Should the listing fail, their pending marks stay, and the next run adopts them.
+    """
+    try:
+        ids = pbx.extension_ids_by_number()
+    except SyncError as exc:
+        for op in outcome.unresolved:
+            outcome.fail(op, f"created, but not linked yet (the next run links it): {exc}")
+        return
+    for op in outcome.unresolved:
+        if op.number in ids:
+            _link_created(book, outcome, op, ids[op.number])
+        else:
+            outcome.fail(op, f"created, but extension {op.number} is not on the PBX")
 
 
 def new_extension_fields(op: Create) -> dict[str, Any]:

@@ -147,16 +147,26 @@ class PbxClient:
                 return _parse(row)
         return None
 
-    def create_extension(self, fields: dict[str, Any]) -> int:
-        """Create an extension; returns its id, found by number when the PBX returns none."""
+    def create_extension(self, fields: dict[str, Any], *, resolve_id: bool = True) -> int | None:
+        """Create an extension; returns its id.
+
+        The documents do not say that `extension/create` returns an id. When it does not, the
+        new extension is found by number, unless `resolve_id` is False: then None is returned
+        and the caller resolves many new ids with one listing (`extension_ids_by_number`).
+        """
         answer = self.call("POST", "extension/create", json={"type": "SIP", **fields})
         if "id" in answer:
             return int(answer["id"])
+        if not resolve_id:
+            return None
         created = self.find_extension(str(fields["number"]))
         if created is None:
             raise PbxError("POST", f"{self.base_url}/{API}/extension/create",
                            {"errcode": -1, "errmsg": "created extension not found by number"}, "")
         return created.id
+
+    def extension_ids_by_number(self) -> dict[str, int]:
+        return {e.number: e.id for e in self.extensions()}
 
     def update_extension(self, extension_id: int, fields: dict[str, Any]) -> None:
         self.call("POST", "extension/update", json={"id": extension_id, **fields})

@@ -286,9 +286,14 @@ def plan(desired: Desired, pbx: PbxView, links: Mapping[str, Link], *,
         elif w.disabled:
             ops.append(Skip(w.user_id, w.label, "account disabled: no extension is created"))
         else:
+            started = number_owner.get(pending.get(w.user_id, ""))
+            if started is not None and started.id not in owner_of:
+                ops.append(Adopt(w.user_id, w.label, started.id, started.number,
+                                 w.owned.changes(started)))
+                continue
             candidate = by_email.get(w.owned.email_addr.lower()) if w.owned.email_addr else None
-            ops.append(_new(w, candidate, owner_of, desired, pending, property_mode, free,
-                            allocator, taken))
+            ops.append(_new(w, candidate, owner_of, desired, property_mode, free, allocator,
+                            taken))
     return tuple(ops)
 
 
@@ -320,14 +325,13 @@ def _recreate(w: Wanted, link: Link, property_mode: bool, free: Any, allocator: 
 
 
 def _new(w: Wanted, candidate: Extension | None, owner_of: Mapping[int, str], desired: Desired,
-         pending: Mapping[str, str], property_mode: bool, free: Any, allocator: Allocator,
-         taken: set[str]) -> Operation:
+         property_mode: bool, free: Any, allocator: Allocator, taken: set[str]) -> Operation:
     """A user without an extension: adopt the one with its email (U5), or create one."""
     if candidate is not None:
         if candidate.id in owner_of:
             return Skip(w.user_id, w.label, f"email {w.owned.email_addr} belongs to extension "
                         f"{candidate.number}, synced for another user")
-        if pending.get(w.user_id) == candidate.number or desired.associate_by_email:
+        if desired.associate_by_email:
             changes = list(w.owned.changes(candidate))
             if property_mode and w.claimed and w.claimed != candidate.number:
                 reason = free(w.claimed, candidate.id)

@@ -199,3 +199,23 @@ def test_sync_command_exits_1_when_a_read_fails(sandbox: Sandbox, redis_server: 
     assert result.returncode == 1
     assert "bad_secret" in result.stdout and "nothing was changed" in result.stdout
 
+
+
+def test_a_create_whose_link_was_never_written_is_adopted_not_doubled(
+        seeded: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    configure(state, associate_by_email=False)
+    user = next(u for u in seeded.graph_store.users.items.values()
+                if u["accountEnabled"] and u["userType"] == "Member")
+    # a run died between the PBX write and the link: the mark is there, the link is not
+    state.mark_pending(user["id"], "1500")
+    pbx.create_extension({"number": "1500", "first_name": "Half", "email_addr": user["mail"],
+                          "user_password": "Secret12345x", "reg_name": "1500",
+                          "reg_password": "reg-pass-123", "concurrent_registrations": 1,
+                          "presence_status": "available"})
+
+    run = sync(graph, pbx, state)
+
+    assert state.user_links()[user["id"]].number == "1500"
+    assert run["counts"]["failed"] == 0 and run["counts"]["linked"] == 1
+    assert [e.number for e in pbx.extensions()].count("1500") == 1
+    assert state.pending_creates() == {}

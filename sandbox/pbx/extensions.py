@@ -51,18 +51,17 @@ def _check_value(name: str, value: Any) -> None:
 
 def _check_unique(store: PbxStore, fields: dict[str, Any], own_id: int | None) -> None:
     duplicates = []
-    for other in store.extensions.values():
-        if other["id"] == own_id:
-            continue
-        if "number" in fields and other["number"] == fields["number"]:
-            duplicates.append({"field": "number", "value": fields["number"],
-                               "external_source": "extension",
-                               "external_source_name": other["number"]})
-        email = fields.get("email_addr") or ""
-        if email and other["email_addr"].lower() == email.lower():
-            duplicates.append({"field": "email_addr", "value": email,
-                               "external_source": "extension",
-                               "external_source_name": other["number"]})
+    table = store.extensions
+    number_holder = table.by_number.get(fields.get("number", ""))
+    if number_holder is not None and number_holder != own_id:
+        duplicates.append({"field": "number", "value": fields["number"],
+                           "external_source": "extension",
+                           "external_source_name": table[number_holder]["number"]})
+    email = fields.get("email_addr") or ""
+    email_holder = table.by_email.get(email.lower()) if email else None
+    if email_holder is not None and email_holder != own_id:
+        duplicates.append({"field": "email_addr", "value": email, "external_source": "extension",
+                           "external_source_name": table[email_holder]["number"]})
     if duplicates:
         verb = "update" if own_id else "create"
         raise PbxFailure(40003, submsg=f"Extension {verb} fail for duplicate fields",
@@ -145,7 +144,7 @@ def update_extension(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
     for name, value in fields.items():
         _check_value(name, value)
     _check_unique(store, fields, ext["id"])
-    ext.update(fields)
+    store.extensions.change(ext["id"], fields)
     return ok()
 
 

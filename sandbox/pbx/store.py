@@ -50,6 +50,47 @@ def invalid(field_name: str, value: Any) -> PbxFailure:
     return PbxFailure(40002, invalid_param_list=[{"field": field_name, "value": str(value)}])
 
 
+class ExtensionTable(dict[int, dict[str, Any]]):
+    """Extensions by id, with number and email indexes kept in step (uniqueness checks at scale)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_number: dict[str, int] = {}
+        self.by_email: dict[str, int] = {}
+
+    def __setitem__(self, ext_id: int, ext: dict[str, Any]) -> None:
+        if ext_id in self:
+            self._unindex(self[ext_id])
+        super().__setitem__(ext_id, ext)
+        self._index(ext)
+
+    def __delitem__(self, ext_id: int) -> None:
+        self._unindex(self[ext_id])
+        super().__delitem__(ext_id)
+
+    def clear(self) -> None:
+        super().clear()
+        self.by_number.clear()
+        self.by_email.clear()
+
+    def change(self, ext_id: int, fields: dict[str, Any]) -> None:
+        """Update an extension's fields in place, keeping the indexes right."""
+        ext = self[ext_id]
+        self._unindex(ext)
+        ext.update(fields)
+        self._index(ext)
+
+    def _index(self, ext: dict[str, Any]) -> None:
+        self.by_number[ext["number"]] = ext["id"]
+        if ext.get("email_addr"):
+            self.by_email[ext["email_addr"].lower()] = ext["id"]
+
+    def _unindex(self, ext: dict[str, Any]) -> None:
+        self.by_number.pop(ext["number"], None)
+        if ext.get("email_addr"):
+            self.by_email.pop(ext["email_addr"].lower(), None)
+
+
 @dataclass
 class Token:
     access_token: str
@@ -72,7 +113,7 @@ class PbxStore:
     tokens: list[Token] = field(default_factory=list)
     failed_logins: Counter[str] = field(default_factory=Counter)
     blocked_ips: set[str] = field(default_factory=set)
-    extensions: dict[int, dict[str, Any]] = field(default_factory=dict)
+    extensions: ExtensionTable = field(default_factory=ExtensionTable)
     groups: dict[int, dict[str, Any]] = field(default_factory=dict)
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     phonebooks: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -130,4 +171,5 @@ class PbxStore:
             raise PbxFailure(60001) from None
 
     def extension_by_number(self, number: str) -> dict[str, Any] | None:
-        return next((e for e in self.extensions.values() if e["number"] == number), None)
+        ext_id = self.extensions.by_number.get(number)
+        return None if ext_id is None else self.extensions[ext_id]
