@@ -1,5 +1,5 @@
 # make demo: the product's main job on the built-in sandbox.  make test: the whole suite.
-.PHONY: bootstrap demo test lint
+.PHONY: bootstrap demo test lint bench
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -14,3 +14,6 @@ test: bootstrap
 lint: bootstrap
 	.venv/bin/ruff check .
 
+
+bench: bootstrap
+	.venv/bin/python bench/full_sync.py
