@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.entra import USER_SELECT, EntraUser
-from core.graph import GraphClient
+from core.graph import DeltaRound, GraphClient
 
 DELETED_SELECT = ("id", "displayName", "userPrincipalName", "mail")
 
@@ -44,3 +44,12 @@ def read_directory(graph: GraphClient, rules: Mapping[str, Any]) -> Directory:
     else:
         in_range = set(users)
     return Directory(users=users, in_range=frozenset(in_range), soft_deleted=soft_deleted)
+
+
+def directory_from_delta(changes: DeltaRound, rules: Mapping[str, Any]) -> Directory:
+    """The users a delta round reported, as a directory of just them (groups range excluded)."""
+    users = {u.id: u for u in changes.changed}
+    in_range = (set(users) if rules["range"] == "all"
+                else {uid for uid, u in users.items() if u.user_type in rules["user_types"]})
+    soft = frozenset(r.id for r in changes.removed if r.reason == "changed")
+    return Directory(users=users, in_range=frozenset(in_range), soft_deleted=soft)

@@ -141,6 +141,12 @@ class GraphClient:
             link = page.get("@odata.deltaLink", link)
         return DeltaRound(tuple(changed), tuple(removed), str(link))
 
+    def users_delta_latest(self, *, select: tuple[str, ...] = USER_SELECT) -> str:
+        """A delta link that starts now (`$deltatoken=latest`): no data is read."""
+        body = self.request("GET", "users/delta", params={"$select": ",".join(select),
+                                                          "$deltatoken": "latest"})
+        return str(body["@odata.deltaLink"])
+
     def groups_delta(self, delta_link: str | None = None) -> DeltaRound:
         """Changed groups, with member changes merged across pages (large groups span several)."""
         changed: dict[str, EntraGroup] = {}

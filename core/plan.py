@@ -203,18 +203,22 @@ def desired_state(directory: Directory, rules: Mapping[str, Any]) -> Desired:
 
 # plan ------------------------------------------------------------------------------------
 def plan(desired: Desired, pbx: PbxView, links: Mapping[str, Link], *,
-         pending: Mapping[str, str] | None = None) -> tuple[Operation, ...]:
+         pending: Mapping[str, str] | None = None,
+         scope: frozenset[str] | None = None) -> tuple[Operation, ...]:
     """The operations that bring the PBX to `desired`, in a deterministic order.
 
     `pending` maps user ids to numbers whose creation was started but not recorded (a run
     that died between the PBX write and the link): such an extension is adopted, not doubled.
+    `scope`, for a run driven by a delta round, is the set of users it read: links of other
+    users are left alone, and their extensions and numbers stay reserved.
     """
     pending = pending or {}
     exts = pbx.extensions
     wanted_ids = {w.user_id for w in desired.wanted}
     # extensions that stay with their user, or go, cannot be adopted by someone else
     owner_of = {link.ext_id: uid for uid, link in links.items()
-                if link.ext_id in exts and uid in wanted_ids}
+                if link.ext_id in exts and (uid in wanted_ids or (scope is not None
+                                                                   and uid not in scope))}
     by_email: dict[str, Extension] = {}
     for ext in sorted(exts.values(), key=lambda e: e.id):
         if ext.email_addr:
@@ -225,7 +229,7 @@ def plan(desired: Desired, pbx: PbxView, links: Mapping[str, Link], *,
     handed_over: dict[str, Link] = {}  # new user id -> link of its deleted twin
 
     for uid, link in sorted(links.items()):
-        if uid in wanted_ids:
+        if uid in wanted_ids or (scope is not None and uid not in scope):
             continue
         ext = exts.get(link.ext_id)
         label = link.label or uid

@@ -8,14 +8,16 @@ deletions listed; a dry run stops after planning.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from core.apply import Outcome, apply
-from core.directory import read_directory
-from core.errors import SyncError
+from core.directory import Directory, directory_from_delta, read_directory, user_select
+from core.errors import DeltaExpiredError, SyncError
 from core.graph import GraphClient
 from core.pbx import PbxClient
 from core.plan import (
@@ -57,10 +59,16 @@ def read_pbx(pbx: PbxClient, linked_ids: Iterable[int], emails: set[str]) -> Pbx
 
 
 def sync_users(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: dict[str, Any],
-               allow_deletions: bool = False,
+               allow_deletions: bool = False, incremental: bool = False,
                now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
                progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Run one full user sync and return its record (also saved in `state`)."""
+    """Run one user sync and return its record (also saved in `state`).
+
+    A full run reads the whole directory. An incremental run (after change notifications)
+    reads the users delta since the last run and plans for those users only; it falls back
+    to a full read when there is no delta link for the current rules, when the link has
+    expired, or when the range is a set of groups (membership is not in the users delta).
+    """
     settings = state.settings()
     rules, safety = settings["users"], settings["safety"]
     run |= {"state": "running", "started_at": now().isoformat()}
@@ -68,7 +76,8 @@ def sync_users(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: di
     note = progress or (lambda _phase, _done, _total: None)
     try:
         note("reading Entra ID", 0, 0)
-        directory = read_directory(graph, rules)
+        directory, scope, next_link = _read_directory(graph, state, rules, incremental)
+        run["mode"] = "full" if scope is None else "incremental"
         desired = desired_state(directory, rules)
         links = state.user_links()
         emails = {w.owned.email_addr.lower() for w in desired.wanted if w.owned.email_addr}
@@ -77,7 +86,7 @@ def sync_users(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: di
     except SyncError as exc:
         return _finish(state, run, now, "failed", error=f"a read failed, nothing was changed: "
                        f"{exc}")
-    ops = plan(desired, view, links, pending=state.pending_creates())
+    ops = plan(desired, view, links, pending=state.pending_creates(), scope=scope)
     to_apply, held = hold_deletions(ops, int(safety["max_deletions"]), allow_deletions)
     run["held_deletions"] = [{"user_id": d.user_id, "name": d.label, "number": d.number,
                               "reason": d.reason} for d in held]
@@ -97,9 +106,36 @@ def sync_users(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: di
     outcome = apply(to_apply, pbx, state, now=now().isoformat(),
                     send_welcome_email=bool(rules["send_welcome_email"]), progress=step)
     _record(run, outcome)
+    if not held and not outcome.counts.get("failed"):
+        state.set_delta_link(delta_name(rules), next_link)  # else the changes are read again
     synced = state.user_links()
-    run["synced"] = sum(1 for w in desired.wanted if w.user_id in synced)
+    run["synced"] = (sum(1 for w in desired.wanted if w.user_id in synced) if scope is None
+                     else len(synced))
     return _finish(state, run, now, "blocked" if held else "succeeded")
+
+
+def delta_name(rules: Mapping[str, Any]) -> str:
+    """Delta links are kept per set of rules: changed rules mean a full read."""
+    fingerprint = hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()[:16]
+    return f"users:{fingerprint}"
+
+
+def _read_directory(graph: GraphClient, state: StateStore, rules: Mapping[str, Any],
+                    incremental: bool) -> tuple[Directory, frozenset[str] | None, str]:
+    """(directory, scope, next delta link); scope None means a full read."""
+    select = user_select(rules)
+    link = state.delta_link(delta_name(rules))
+    if incremental and link and rules["range"] != "groups":
+        try:
+            changes = graph.users_delta(link, select=select)
+        except DeltaExpiredError:
+            state.drop_delta_link(delta_name(rules))
+        else:
+            directory = directory_from_delta(changes, rules)
+            scope = frozenset(directory.users) | {r.id for r in changes.removed}
+            return directory, scope, changes.delta_link
+    latest = graph.users_delta_latest(select=select)  # taken first: later changes replay
+    return read_directory(graph, rules), None, latest
 
 
 def _record(run: dict[str, Any], outcome: Outcome) -> None:

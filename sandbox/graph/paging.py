@@ -122,7 +122,9 @@ def delta_page(
     if "$deltatoken" in args:
         raw = args["$deltatoken"]
         if raw == "latest":
-            return _delta_link_body(store, context, {"since": store.seq, "select": None,
+            parse_select(args.get("$select"), entity, properties)
+            return _delta_link_body(store, context, {"since": store.seq,
+                                                     "select": args.get("$select"),
                                                      "issued": now})
         state = decode_token(raw)
         if now - float(state.get("issued", 0)) > DELTA_TOKEN_LIFETIME:
