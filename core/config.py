@@ -60,7 +60,11 @@ class Settings:
         if given and len(given) < len(ENTRA_VARIABLES):
             problems += [f"{name} is required with {', '.join(given)}"
                          for name in ENTRA_VARIABLES if name not in env]
-        for name, schemes in (("PUBLIC_BASE_URL", ("https",)), ("PBX_BASE_URL", ("http", "https")),
+        public = env.get("PUBLIC_BASE_URL")
+        if public and not (_url_ok(public, ("https",)) or _loopback_http(public)):
+            problems.append("PUBLIC_BASE_URL must be an https URL (http only on 127.0.0.1 or "
+                            "localhost, for the sandbox)")
+        for name, schemes in (("PBX_BASE_URL", ("http", "https")),
                               ("ENTRA_AUTHORITY_HOST", ("https",)),
                               ("GRAPH_BASE_URL", ("https", "http")),
                               ("REDIS_URL", ("redis", "rediss", "unix"))):
@@ -101,3 +105,8 @@ class Settings:
 def _url_ok(value: str, schemes: tuple[str, ...]) -> bool:
     parts = urlsplit(value)
     return parts.scheme in schemes and (bool(parts.netloc) or parts.scheme == "unix")
+
+
+def _loopback_http(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")

@@ -40,11 +40,12 @@ _PLANNED = {Create: "created", Update: "updated", Delete: "deleted", Release: "r
             Adopt: "linked", Skip: "skipped"}
 
 
-def new_run(scope: str, *, dry_run: bool = False, now: dt.datetime | None = None) -> dict[str, Any]:
+def new_run(scope: str, *, dry_run: bool = False, trigger: str = "manual",
+            now: dt.datetime | None = None) -> dict[str, Any]:
     """A fresh run record, `queued`."""
     when = now or dt.datetime.now(dt.UTC)
     return {"id": f"{when:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}", "scope": scope,
-            "state": "queued", "dry_run": dry_run, "created_at": when.isoformat(),
+            "trigger": trigger, "state": "queued", "dry_run": dry_run, "created_at": when.isoformat(),
             "started_at": None, "finished_at": None, "counts": dict.fromkeys(COUNT_NAMES, 0),
             "failures": [], "skipped": [], "held_deletions": [], "summary": "", "error": None}
 
@@ -84,6 +85,7 @@ def sync_users(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: di
         note("reading the PBX", 0, 0)
         view = read_pbx(pbx, (link.ext_id for link in links.values()), emails)
     except SyncError as exc:
+        run["retry_after"] = getattr(exc, "retry_after", None)
         return _finish(state, run, now, "failed", error=f"a read failed, nothing was changed: "
                        f"{exc}")
     ops = plan(desired, view, links, pending=state.pending_creates(), scope=scope)

@@ -1,26 +1,58 @@
-"""The web app: health endpoints and the `sync` command; Graph notifications and the admin API
-build on it."""
+"""The web app: Graph's notification endpoints, the admin API, health, metrics and the CLI."""
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import redis
 from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
 
+from core import logs
 from core.config import Settings
-from webhook import cli
+from core.connection import ConnectionStore
+from core.debounce import Debouncer
+from core.secret_box import SecretBox
+from core.state import StateStore
+from core.subscriptions import SubscriptionStore
+from webhook import api, cli, notifications
+from webhook.metrics import Metrics
+from workers.broker import make_broker
+
+MAX_BODY = 1024 * 1024
 
 
-def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | None = None,
+               broker: Any = None) -> Flask:
     """The Flask app; `settings` default to the environment."""
-    settings = settings or Settings.from_env(os.environ)
+    if settings is None:
+        settings = Settings.from_env(os.environ)
+        logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
     app = Flask(__name__)
-    app.config["SECRET_KEY"] = settings.secret_key
-    app.extensions["settings"] = settings
-    store = redis_client or redis.Redis.from_url(settings.redis_url, socket_timeout=2,
-                                                 socket_connect_timeout=2)
-    app.extensions["redis"] = store
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY)
+    client = redis_client or redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                                  socket_connect_timeout=2)
+    state = StateStore(client)
+    box = SecretBox(settings.secret_key)
+    app.extensions.update(
+        settings=settings, redis=client, state=state, box=box,
+        connection=ConnectionStore(state, box), subscriptions=SubscriptionStore(state, box),
+        debouncer=Debouncer(client, window=settings.debounce_window_seconds,
+                            max_changes=settings.debounce_max_changes),
+        broker=broker or make_broker(settings.redis_url), metrics=Metrics(state))
+    app.register_blueprint(notifications.blueprint)
+    app.register_blueprint(api.blueprint)
+    cli.register(app)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> tuple[Response, int]:
+        return jsonify(error=error.description or error.name), error.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> tuple[Response, int]:
+        app.logger.exception("unexpected error")
+        return jsonify(error="internal error"), 500
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -29,10 +61,14 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     @app.get("/readyz")
     def readyz() -> tuple[Response, int]:
         try:
-            store.ping()
+            client.ping()
         except redis.RedisError as exc:
             return jsonify(status="unavailable", redis=type(exc).__name__), 503
         return jsonify(status="ready"), 200
 
-    cli.register(app)
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(app.extensions["metrics"].render(),
+                        mimetype="text/plain; version=0.0.4; charset=utf-8")
+
     return app

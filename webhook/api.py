@@ -1,0 +1,181 @@
+"""The admin JSON API (INTERFACES.md), behind `Authorization: Bearer $ADMIN_TOKEN`.
+
+Secrets go in and never come out: credentials and client states are sealed in Redis, and no
+answer carries them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from core.config import Settings
+from core.connection import ConnectionStore, Credentials, check
+from core.state import StateStore
+from core.sync_settings import SettingsInvalid, merge
+from core.user_sync import new_run
+from workers.broker import MAINTAIN_SUBSCRIPTIONS, RUN_SYNC, send
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+SCOPES_AVAILABLE = ("all", "users")
+
+
+def _ext(name: str) -> Any:
+    return current_app.extensions[name]
+
+
+def _error(status: int, message: str, **detail: Any) -> tuple[Response, int]:
+    return jsonify(error=message, **detail), status
+
+
+def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        expected = _ext("settings").admin_token
+        if not expected:
+            return _error(401, "the admin API is disabled: set ADMIN_TOKEN")
+        given = request.headers.get("Authorization", "")
+        token = given[7:] if given.startswith("Bearer ") else ""
+        if not hmac.compare_digest(token.encode(), expected.encode()):
+            return _error(401, "a valid bearer token is required")
+        return view(*args, **kwargs)
+
+    return guarded
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+@blueprint.get("/status")
+@admin_only
+def status() -> Response:
+    state: StateStore = _ext("state")
+    settings: Settings = _ext("settings")
+    connection: ConnectionStore = _ext("connection")
+    credentials = connection.credentials(settings)
+    runs = state.runs(limit=5)
+    document = state.settings()
+    return jsonify(
+        state="connected" if credentials else "not_configured",
+        connection=(connection.last_check() or {"status": "unchecked"}) if credentials
+        else {"status": "not_configured"},
+        users={"enabled": document["users"]["enabled"],
+               "pending_changes": _ext("debouncer").pending("users"),
+               "synced": len(state.user_links()),
+               "last_run": _brief(runs[0]) if runs else None},
+        subscriptions=_ext("subscriptions").public(),
+        runs=[_brief(r) for r in runs])
+
+
+def _brief(run: dict[str, Any]) -> dict[str, Any]:
+    return {k: run.get(k) for k in ("id", "scope", "trigger", "state", "mode", "dry_run",
+                                    "started_at", "finished_at", "counts", "summary")}
+
+
+@blueprint.put("/connection")
+@admin_only
+def connect() -> tuple[Response, int]:
+    body = _body()
+    missing = [k for k in ("tenant_id", "client_id", "client_secret")
+               if not isinstance(body.get(k), str) or not body[k].strip()]
+    if missing:
+        return _error(400, "missing fields", fields={k: ["required"] for k in missing})
+    credentials = Credentials(body["tenant_id"].strip(), body["client_id"].strip(),
+                              body["client_secret"].strip(), body.get("client_secret_expires_at"))
+    return _checked_save(credentials)
+
+
+@blueprint.post("/connection/secret")
+@admin_only
+def rotate_secret() -> tuple[Response, int]:
+    body = _body()
+    secret = body.get("client_secret")
+    if not isinstance(secret, str) or not secret.strip():
+        return _error(400, "missing fields", fields={"client_secret": ["required"]})
+    current = _ext("connection").credentials(_ext("settings"))
+    if current is None:
+        return _error(409, "not connected: PUT /api/connection first")
+    return _checked_save(Credentials(current.tenant_id, current.client_id, secret.strip(),
+                                     body.get("client_secret_expires_at")))
+
+
+def _checked_save(credentials: Credentials) -> tuple[Response, int]:
+    """Check the credentials; keep them only when a token and a read succeed."""
+    result = check(_ext("settings"), credentials, now=dt.datetime.now(dt.UTC))
+    if result["status"] != "connected":
+        return jsonify(result), 422
+    connection: ConnectionStore = _ext("connection")
+    connection.save(credentials)
+    connection.record_check(result)
+    send(_ext("broker"), MAINTAIN_SUBSCRIPTIONS)
+    return jsonify(result), 200
+
+
+@blueprint.get("/settings")
+@admin_only
+def get_settings() -> Response:
+    return jsonify(_ext("state").settings())
+
+
+@blueprint.patch("/settings")
+@admin_only
+def patch_settings() -> tuple[Response, int]:
+    state: StateStore = _ext("state")
+    patch = request.get_json(silent=True)
+    try:
+        document = merge(state.settings(), patch)
+    except SettingsInvalid as exc:
+        return _error(400, "invalid settings", fields=exc.errors)
+    state.save_settings(document)
+    answer: dict[str, Any] = {"settings": document}
+    first_save = isinstance(patch, dict) and "users" in patch and state.redis.set(
+        state.key("settings", "saved", "users"), 1, nx=True)
+    if first_save and document["users"]["enabled"]:  # U10: the first save runs a first sync
+        answer["run_id"] = _queue_run("users", dry_run=False, allow_deletions=False,
+                                      trigger="first save")
+    return jsonify(answer), 200
+
+
+@blueprint.post("/sync")
+@admin_only
+def sync_now() -> tuple[Response, int]:
+    body = _body()
+    scope = body.get("scope", "all")
+    if scope not in ("all", "users", "groups", "contacts"):
+        return _error(400, "invalid scope", fields={"scope": ["all, users, groups or contacts"]})
+    if scope not in SCOPES_AVAILABLE:
+        return _error(400, f"{scope} sync is not available in this version",
+                      fields={"scope": [f"available: {', '.join(SCOPES_AVAILABLE)}"]})
+    run_id = _queue_run(scope, dry_run=bool(body.get("dry_run", False)),
+                        allow_deletions=bool(body.get("allow_deletions", False)), trigger="manual")
+    return jsonify(run_id=run_id), 202
+
+
+def _queue_run(scope: str, *, dry_run: bool, allow_deletions: bool, trigger: str) -> str:
+    run = new_run(scope, dry_run=dry_run, trigger=trigger)
+    _ext("state").save_run(run)
+    send(_ext("broker"), RUN_SYNC, run["id"], allow_deletions)
+    return str(run["id"])
+
+
+@blueprint.get("/runs")
+@admin_only
+def runs() -> Response:
+    limit = min(max(request.args.get("limit", 20, type=int) or 20, 1), 200)
+    return jsonify(runs=[_brief(r) for r in _ext("state").runs(limit=limit)])
+
+
+@blueprint.get("/runs/<run_id>")
+@admin_only
+def run(run_id: str) -> tuple[Response, int]:
+    record = _ext("state").run(run_id)
+    if record is None:
+        return _error(404, "no such run")
+    return jsonify(record), 200

@@ -1,0 +1,55 @@
+"""`/metrics` in Prometheus text: the web app's counters, and what workers recorded in Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from core.state import StateStore
+from workers.metrics import METRICS_KEY
+
+KINDS = ("users", "groups")
+
+
+class _RedisCollector(Collector):
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Any]:
+        messages = CounterMetricFamily("eps_worker_messages", "Messages processed by workers",
+                                       labels=["actor", "outcome"])
+        seconds = CounterMetricFamily("eps_worker_seconds", "Time workers spent per actor",
+                                      labels=["actor"])
+        pending = GaugeMetricFamily("eps_pending_changes", "Changes waiting for a sync",
+                                    labels=["kind"])
+        try:
+            for key, value in self.state.redis.hgetall(METRICS_KEY).items():
+                actor, _, what = key.decode().partition("|")
+                if what == "seconds":
+                    seconds.add_metric([actor], float(value))
+                else:
+                    messages.add_metric([actor, what], float(value))
+            for kind in KINDS:
+                pending.add_metric([kind], float(self.state.redis.scard(
+                    self.state.key("debounce", "pending", kind))))
+        except redis.RedisError:
+            return
+        yield from (messages, seconds, pending)
+
+
+class Metrics:
+    def __init__(self, state: StateStore) -> None:
+        self.registry = CollectorRegistry()
+        self.notifications = Counter("eps_notifications", "Change notifications by outcome",
+                                     ["outcome"], registry=self.registry)
+        self.lifecycle = Counter("eps_lifecycle_notifications", "Lifecycle notifications",
+                                 ["event"], registry=self.registry)
+        self.registry.register(_RedisCollector(state))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,158 @@
+"""The actors: thin wiring from messages to `core`. Run them with `dramatiq workers.actors`.
+
+Every actor takes ids or small records, is safe to run twice, and follows
+fetch → plan → check → apply → record through `core`. Failures become `dramatiq.Retry`
+here, with Graph's Retry-After when it gave one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections import defaultdict
+from typing import Any
+
+import dramatiq
+
+from core import logs
+from core.config import DEFAULT_REDIS_URL
+from core.errors import GraphError, SyncError
+from core.subscriptions import maintain, renew
+from core.user_sync import new_run, sync_users
+from workers import broker as names
+from workers.runtime import Runtime, runtime
+
+logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
+log = logging.getLogger("workers")
+broker = names.make_broker(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL), worker=True)
+dramatiq.set_broker(broker)
+LONG = 3_600_000
+BUSY_RETRY_MS = 5_000
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _user_sync(rt: Runtime, run: dict[str, Any], *, incremental: bool,
+               allow_deletions: bool = False) -> dict[str, Any]:
+    token = logs.run_id.set(run["id"])
+    try:
+        try:
+            graph = rt.graph()
+        except SyncError as exc:
+            run |= {"state": "failed", "error": str(exc), "summary": f"User sync failed: {exc}",
+                    "finished_at": _now().isoformat()}
+            rt.state.save_run(run)
+            return run
+        record = sync_users(graph=graph, pbx=rt.pbx(), state=rt.state, run=run,
+                            incremental=incremental, allow_deletions=allow_deletions)
+        log.info(record["summary"], extra={"status": record["state"]})
+        return record
+    finally:
+        logs.run_id.reset(token)
+
+
+def _retry_for(record: dict[str, Any]) -> dramatiq.Retry:
+    delay = record.get("retry_after") or 30
+    return dramatiq.Retry(f"user sync failed: {record.get('error')}", delay=int(delay * 1000))
+
+
+@dramatiq.actor(actor_name=names.NOTE_CHANGES, queue_name=names.QUEUE)
+def note_changes(items: list[dict[str, Any]]) -> None:
+    """Count accepted notifications per kind and ask for a sync when the debounce says so."""
+    rt = runtime()
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for item in items:
+        by_kind[item["kind"]].append(item["id"])
+    for kind, ids in by_kind.items():
+        decision = rt.debouncer.note(kind, ids)
+        log.info("changes noted", extra={"kind": kind, "count": decision.pending})
+        if decision.delay == 0:
+            sync_changes.send(kind)
+        elif decision.delay:
+            sync_changes.send_with_options(args=(kind,), delay=decision.delay * 1000)
+
+
+@dramatiq.actor(actor_name=names.SYNC_CHANGES, queue_name=names.QUEUE, time_limit=LONG)
+def sync_changes(kind: str) -> None:
+    """An incremental sync for the pending changes of `kind`; changes that arrive meanwhile wait."""
+    rt = runtime()
+    if not rt.state.settings()["users"]["enabled"]:
+        return
+    with rt.sync_lock() as held:
+        if not held:
+            raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS)
+        run = new_run("users", trigger=f"changes:{kind}")
+        if not rt.debouncer.take(kind, run["id"]):
+            return  # an earlier run took them
+        try:
+            record = _user_sync(rt, run, incremental=True)
+        except BaseException:
+            rt.debouncer.give_back(kind, run["id"])
+            raise
+        if record["state"] == "failed":
+            rt.debouncer.give_back(kind, run["id"])
+            raise _retry_for(record)
+        rt.debouncer.done(kind, run["id"])
+
+
+@dramatiq.actor(actor_name=names.RUN_SYNC, queue_name=names.QUEUE, time_limit=LONG)
+def run_sync(run_id: str, allow_deletions: bool = False) -> None:
+    """A full sync for a run record made by the API (M3, U10) or the clock (M1)."""
+    rt = runtime()
+    run = rt.state.run(run_id)
+    if run is None or run["state"] != "queued":
+        return  # already done: a redelivered message
+    with rt.sync_lock() as held:
+        if not held:
+            raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS)
+        _user_sync(rt, run, incremental=False, allow_deletions=allow_deletions)
+
+
+@dramatiq.actor(actor_name=names.RECONCILE, queue_name=names.QUEUE, time_limit=LONG)
+def reconcile(trigger: str = "schedule") -> None:
+    """The full reconciliation of the schedule (M1) or after missed notifications."""
+    rt = runtime()
+    run = new_run("all", trigger=trigger)
+    rt.state.save_run(run)
+    maintain_subscriptions.send()
+    if rt.state.settings()["users"]["enabled"]:
+        run_sync.send(run["id"])
+
+
+@dramatiq.actor(actor_name=names.MAINTAIN_SUBSCRIPTIONS, queue_name=names.QUEUE)
+def maintain_subscriptions() -> None:
+    """Create, renew or re-create the users and groups subscriptions."""
+    rt = runtime()
+    urls = rt.notification_urls()
+    if urls is None:
+        log.warning("PUBLIC_BASE_URL is not set: no change notifications can reach this app")
+        return
+    subs = maintain(rt.graph(), rt.subscriptions, notification_url=urls[0],
+                    lifecycle_url=urls[1], now=_now())
+    log.info("subscriptions in place", extra={"count": len(subs)})
+
+
+@dramatiq.actor(actor_name=names.HANDLE_LIFECYCLE, queue_name=names.QUEUE)
+def handle_lifecycle(items: list[dict[str, Any]]) -> None:
+    """reauthorizationRequired → renew; subscriptionRemoved → re-create + full sync; missed → full sync."""
+    rt = runtime()
+    for item in items:
+        event, sub_id = item["lifecycleEvent"], item["subscriptionId"]
+        log.info("lifecycle event", extra={"reason": event, "subscription_id": sub_id})
+        if event == "reauthorizationRequired":
+            try:
+                renew(rt.graph(), rt.subscriptions, sub_id, _now())
+            except GraphError as exc:
+                if exc.status != 404:
+                    raise
+                rt.subscriptions.drop(sub_id)
+                maintain_subscriptions.send()
+        elif event == "subscriptionRemoved":
+            rt.subscriptions.drop(sub_id)
+            maintain_subscriptions.send()
+            reconcile.send("subscription removed")
+        elif event == "missed":
+            reconcile.send("missed notifications")

@@ -1,0 +1,44 @@
+"""The Redis broker, and sending messages by actor name.
+
+The web app sends through `send()` with a broker of its own (built from its settings), so it
+never imports the actors; the worker process builds the broker the actors register on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import Retries, TimeLimit
+
+QUEUE = "default"
+NOTE_CHANGES = "note_changes"
+SYNC_CHANGES = "sync_changes"
+RUN_SYNC = "run_sync"
+RECONCILE = "reconcile"
+MAINTAIN_SUBSCRIPTIONS = "maintain_subscriptions"
+HANDLE_LIFECYCLE = "handle_lifecycle"
+
+
+def make_broker(url: str, *, worker: bool = False) -> RedisBroker:
+    """A Redis broker; a worker's also counts every message into Redis for /metrics."""
+    broker = RedisBroker(url=url, namespace="eps-dramatiq")
+    if worker:
+        from workers.metrics import RedisMetrics
+
+        for middleware in list(broker.middleware):
+            if isinstance(middleware, Retries | TimeLimit):
+                broker.middleware.remove(middleware)
+        broker.add_middleware(Retries(max_retries=8, min_backoff=2_000, max_backoff=300_000))
+        broker.add_middleware(TimeLimit(time_limit=3_600_000))
+        broker.add_middleware(RedisMetrics(url))
+    broker.declare_queue(QUEUE)
+    return broker
+
+
+def send(broker: dramatiq.Broker, actor_name: str, *args: Any, delay_ms: int | None = None) -> None:
+    """Enqueue a message for the actor named `actor_name`."""
+    message = Message(queue_name=QUEUE, actor_name=actor_name, args=args, kwargs={}, options={})
+    broker.enqueue(message, delay=delay_ms)
