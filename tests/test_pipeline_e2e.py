@@ -5,16 +5,20 @@ Real redis-server, real `dramatiq` worker processes, the web app on a real port,
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from core.clients import graph_client
 from core.graph import GraphClient
+from sandbox.control import Fault
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
+from tests.conftest import Control
 from tests.stack import Stack, wait_for
 
 
@@ -23,7 +27,7 @@ def stack(redis_server: Any, request: pytest.FixtureRequest) -> Iterator[Stack]:
     options = getattr(request, "param", {})
     with Sandbox() as sandbox:
         seed_tenant(sandbox.graph_store, options.get("users", 30))
-        client = __import__("redis").Redis.from_url(redis_server.url)
+        client = redis.Redis.from_url(redis_server.url)
         client.flushdb()
         running = Stack(sandbox, redis_server.url, window=options.get("window", 2),
                         max_changes=options.get("max_changes", 10))
@@ -67,3 +71,124 @@ def test_patched_user_reaches_the_pbx_through_notifications(stack: Stack) -> Non
              what="the new title on the PBX")
     changed = [r for r in stack.runs() if r["trigger"] == "changes:users"]
     assert changed and changed[0]["mode"] == "incremental"
+
+
+def change_titles(stack: Stack, users: list[dict[str, Any]], title: str) -> None:
+    graph = graph_of(stack)
+    for user in users:
+        graph.request("PATCH", f"users/{user['id']}", json={"jobTitle": title})
+
+
+def change_runs(stack: Stack) -> list[dict[str, Any]]:
+    return [r for r in stack.runs() if r["trigger"] == "changes:users"]
+
+
+@pytest.mark.parametrize("stack", [{"window": 60}], indirect=True)
+def test_ten_changes_start_a_sync_at_once(stack: Stack) -> None:
+    first_sync(stack)
+    users = members(stack.sandbox)[:10]
+    started = time.monotonic()
+
+    change_titles(stack, users, "Burst")
+
+    wait_for(lambda: all(title_of(stack, u["id"]) == "Burst" for u in users), timeout=30,
+             what="ten new titles")
+    assert time.monotonic() - started < 30  # well inside the 60 s window
+
+
+@pytest.mark.parametrize("stack", [{"window": 4}], indirect=True)
+def test_one_change_waits_for_the_window(stack: Stack) -> None:
+    first_sync(stack)
+    user = members(stack.sandbox)[0]
+    started = time.monotonic()
+
+    change_titles(stack, [user], "Patient")
+    time.sleep(2)
+    assert title_of(stack, user["id"]) != "Patient" and change_runs(stack) == []
+    wait_for(lambda: title_of(stack, user["id"]) == "Patient", timeout=30,
+             what="the title after the window")
+
+    assert time.monotonic() - started >= 4
+    assert len(change_runs(stack)) == 1
+
+
+@pytest.mark.parametrize("stack", [{"window": 2}], indirect=True)
+def test_duplicated_notifications_make_one_sync(stack: Stack) -> None:
+    first_sync(stack)
+    stack.sandbox.notifier.duplicate_rate = 1.0
+    user = members(stack.sandbox)[0]
+
+    change_titles(stack, [user], "Echo")
+    wait_for(lambda: title_of(stack, user["id"]) == "Echo", timeout=30, what="the title")
+    time.sleep(4)  # room for a second run, should one have been asked for
+
+    deliveries = [d for d in stack.sandbox.notifier.delivered
+                  if d["url"].endswith("/graph/notifications")]
+    assert len(deliveries) == 2 and deliveries[0]["body"] == deliveries[1]["body"]
+    assert len(change_runs(stack)) == 1
+
+
+@pytest.mark.parametrize("stack", [{"users": 150}], indirect=True)
+def test_worker_killed_mid_sync_leaves_nothing_the_next_run_cannot_mend(stack: Stack) -> None:
+    worker = stack.start_worker()
+    stack.connect()
+    stack.sandbox.pbx_control.faults.append(Fault(path="/openapi/v1.0/extension/create",
+                                                  status=200, latency_ms=40, count=10_000))
+    stack.api("PATCH", "/api/settings", {"users": {"enabled": True}})
+    wait_for(lambda: len(stack.sandbox.pbx_store.extensions) >= 20, timeout=30,
+             what="the first extensions")
+
+    stack.kill(worker)
+    stack.sandbox.pbx_control.faults.clear()
+    stack.start_worker()
+    run = stack.run(stack.api("POST", "/api/sync", {"scope": "users"}).json()["run_id"],
+                    timeout=90)
+
+    extensions = list(stack.sandbox.pbx_store.extensions.values())
+    links = stack.app.extensions["state"].user_links()
+    wanted = [u for u in stack.sandbox.graph_store.users.items.values() if u["accountEnabled"]]
+    assert run["state"] == "succeeded" and run["counts"]["failed"] == 0
+    assert len(extensions) == len(wanted) == len(links)
+    assert len({e["number"] for e in extensions}) == len(extensions)
+    assert len({e["email_addr"].lower() for e in extensions}) == len(extensions)
+    assert stack.app.extensions["state"].pending_creates() == {}
+
+
+@pytest.mark.parametrize("stack", [{"window": 1, "max_changes": 3}], indirect=True)
+def test_two_workers_share_the_queue_without_overlap_or_loss(stack: Stack) -> None:
+    first_sync(stack)
+    stack.start_worker()
+    users = members(stack.sandbox)[:12]
+
+    for round_number in range(3):
+        change_titles(stack, users[round_number * 4:(round_number + 1) * 4],
+                      f"Round {round_number}")
+        time.sleep(0.3)
+    wait_for(lambda: all(title_of(stack, u["id"]) == f"Round {i // 4}"
+                         for i, u in enumerate(users)), timeout=60, what="every change")
+
+    spans = sorted((r["started_at"], r["finished_at"]) for r in stack.runs()
+                   if r["started_at"] and r["finished_at"])
+    assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(spans))
+    assert len(change_runs(stack)) >= 1
+
+
+def test_lifecycle_events_renew_recreate_and_resync(stack: Stack) -> None:
+    first_sync(stack)
+    subs = {s["resource"]: s for s in stack.api("GET", "/api/status").json()["subscriptions"]}
+    users_sub = subs["users"]["id"]
+    store = stack.sandbox.graph_store
+    renewals = stack.sandbox.graph_control.requests
+    control = Control(stack.sandbox.graph.url, str(stack.sandbox.cert_path))
+
+    control.post("lifecycle", {"subscriptionId": users_sub,
+                               "lifecycleEvent": "reauthorizationRequired"})
+    wait_for(lambda: renewals.get(f"PATCH /v1.0/subscriptions/{users_sub}", 0) == 1,
+             timeout=30, what="the renewal of the subscription")
+    control.post("lifecycle", {"subscriptionId": users_sub,
+                               "lifecycleEvent": "subscriptionRemoved"})
+    wait_for(lambda: any(s["resource"] == "users" and s["id"] != users_sub
+                         for s in store.subscriptions.values()), timeout=30,
+             what="a new users subscription")
+    wait_for(lambda: any(r["trigger"] == "subscription removed" for r in stack.runs()),
+             timeout=30, what="the reconciliation after the removal")
