@@ -1,0 +1,98 @@
+"""C1/C2 through the admin API: the check against the Graph simulator, rotation, no secret out."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import fakeredis
+import pytest
+from dramatiq.brokers.stub import StubBroker
+from flask.testing import FlaskClient
+
+from core.clients import sandbox_environment
+from core.config import Settings
+from sandbox.runner import Sandbox
+from tests.conftest import Control
+from webhook import create_app
+
+TOKEN = "connection-test-token-000"
+
+
+@pytest.fixture
+def client(sandbox: Sandbox) -> FlaskClient:
+    env = {k: v for k, v in sandbox_environment(sandbox.describe()).items()
+           if k not in ("ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_CLIENT_SECRET")}
+    settings = Settings.from_env(env | {"SECRET_KEY": "k" * 32, "ADMIN_TOKEN": TOKEN})
+    broker = StubBroker()
+    broker.declare_queue("default")
+    return create_app(settings, redis_client=fakeredis.FakeRedis(), broker=broker).test_client()
+
+
+def call(client: FlaskClient, method: str, path: str, body: Any = None) -> Any:
+    return client.open(path, method=method, json=body,
+                       headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+def credentials(sandbox: Sandbox, **changes: str) -> dict[str, str]:
+    values = sandbox.describe()
+    return {"tenant_id": values["tenant_id"], "client_id": values["client_id"],
+            "client_secret": values["client_secret"]} | changes
+
+
+def test_good_credentials_connect_and_are_never_shown(client: FlaskClient,
+                                                      sandbox: Sandbox) -> None:
+    secret = sandbox.graph_store.app.client_secret
+
+    answer = call(client, "PUT", "/api/connection", credentials(sandbox))
+    status = call(client, "GET", "/api/status")
+
+    assert answer.status_code == 200 and answer.json["status"] == "connected"
+    assert status.json["state"] == "connected"
+    assert status.json["connection"]["status"] == "connected"
+    everything = json.dumps([answer.json, status.json, call(client, "GET", "/api/settings").json])
+    assert secret not in everything
+    assert secret.encode() not in b"".join(
+        v for k in client.application.extensions["redis"]
+        if client.application.extensions["redis"].type(k) == b"string"
+        for v in [client.application.extensions["redis"].get(k)])
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"client_secret": "wrong"}, "bad_secret"),
+    ({"tenant_id": "00000000-0000-0000-0000-000000000000"}, "tenant_not_found"),
+    ({"client_id": "11111111-1111-1111-1111-111111111111"}, "app_not_found"),
+])
+def test_bad_credentials_get_a_precise_reason_and_are_not_kept(
+        client: FlaskClient, sandbox: Sandbox, change: dict[str, str], reason: str) -> None:
+    answer = call(client, "PUT", "/api/connection", credentials(sandbox, **change))
+
+    assert answer.status_code == 422 and answer.json["reason"] == reason
+    assert call(client, "GET", "/api/status").json["state"] == "not_configured"
+
+
+def test_missing_consent_is_named(client: FlaskClient, sandbox: Sandbox,
+                                  graph_control: Control) -> None:
+    graph_control.post("config", {"granted_roles": []})
+
+    answer = call(client, "PUT", "/api/connection", credentials(sandbox))
+
+    assert answer.json["reason"] == "consent_missing"
+
+
+def test_secret_rotation_keeps_everything_else_and_uses_the_new_secret(
+        client: FlaskClient, sandbox: Sandbox) -> None:
+    call(client, "PUT", "/api/connection", credentials(sandbox))
+    call(client, "PATCH", "/api/settings", {"safety": {"max_deletions": 7}})
+    sandbox.graph_store.app.client_secret = "the-new-secret-value"
+
+    answer = call(client, "POST", "/api/connection/secret",
+                  {"client_secret": "the-new-secret-value",
+                   "client_secret_expires_at": "2026-12-01T00:00:00Z"})
+
+    stored = client.application.extensions["connection"].credentials(
+        client.application.extensions["settings"])
+    assert answer.status_code == 200 and answer.json["status"] == "connected"
+    assert stored.client_secret == "the-new-secret-value"
+    assert "warning" in answer.json  # the new secret expires within two weeks
+    assert call(client, "GET", "/api/settings").json["safety"]["max_deletions"] == 7

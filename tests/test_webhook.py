@@ -1,0 +1,148 @@
+"""The Graph receiver and the admin API through Flask's client, with fakeredis and a stub broker."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import fakeredis
+import pytest
+from dramatiq.brokers.stub import StubBroker
+from flask.testing import FlaskClient
+
+from core.config import Settings
+from core.secret_box import SecretBox
+from webhook import create_app
+
+TOKEN = "admin-token-for-tests-000"
+SETTINGS = Settings.from_env({"SECRET_KEY": "k" * 32, "PBX_BASE_URL": "http://127.0.0.1:1",
+                              "PBX_CLIENT_ID": "id", "PBX_CLIENT_SECRET": "pbx-secret",
+                              "ADMIN_TOKEN": TOKEN})
+
+
+@pytest.fixture
+def broker() -> StubBroker:
+    stub = StubBroker()
+    stub.declare_queue("default")
+    return stub
+
+
+@pytest.fixture
+def client(broker: StubBroker) -> Iterator[FlaskClient]:
+    app = create_app(SETTINGS, redis_client=fakeredis.FakeRedis(), broker=broker)
+    app.extensions["subscriptions"].save({
+        "id": "sub-1", "resource": "users", "change_type": "updated,deleted",
+        "expires_at": "2030-01-01T00:00:00Z",
+        "client_state": SecretBox(SETTINGS.secret_key).seal("the-client-state")})
+    yield app.test_client()
+
+
+def item(**changes: Any) -> dict[str, Any]:
+    return {"id": "n1", "subscriptionId": "sub-1", "clientState": "the-client-state",
+            "changeType": "updated", "resource": "Users/u1", "tenantId": "t",
+            "subscriptionExpirationDateTime": "2030-01-01T00:00:00Z",
+            "resourceData": {"id": "u1"}} | changes
+
+
+def messages(broker: StubBroker) -> list[dict[str, Any]]:
+    return [json.loads(m) for m in broker.queues["default"].queue]
+
+
+def test_validation_token_is_echoed_decoded_as_plain_text(client: FlaskClient) -> None:
+    answer = client.post("/graph/notifications?validationToken=Validation%3A%20a%20b%2Bc")
+
+    assert answer.status_code == 200
+    assert answer.mimetype == "text/plain" and answer.get_data(as_text=True) == "Validation: a b+c"
+
+
+def test_oversized_or_control_character_tokens_are_refused(client: FlaskClient) -> None:
+    assert client.post("/graph/notifications?validationToken=" + "a" * 1025).status_code == 400
+    assert client.post("/graph/lifecycle?validationToken=a%07b").status_code == 400
+
+
+def test_one_message_carries_the_accepted_items_of_a_batch(client: FlaskClient,
+                                                         broker: StubBroker) -> None:
+    body = {"value": [item(), item(id="n2", resource="Users/u2"),
+                      item(id="n3", clientState="forged"), item(id="n4", subscriptionId="x")]}
+
+    answer = client.post("/graph/notifications", json=body)
+
+    assert answer.status_code == 202
+    (message,) = messages(broker)
+    assert message["actor_name"] == "note_changes"
+    assert [i["id"] for i in message["args"][0]] == ["n1", "n2"]
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'eps_notifications_total{outcome="accepted"} 2.0' in metrics
+    assert 'eps_notifications_total{outcome="bad_client_state"} 1.0' in metrics
+    assert 'eps_notifications_total{outcome="unknown_subscription"} 1.0' in metrics
+
+
+def test_bad_input_is_a_4xx_and_enqueues_nothing(client: FlaskClient, broker: StubBroker) -> None:
+    answers = [
+        client.post("/graph/notifications", data="not json", content_type="application/json"),
+        client.post("/graph/notifications", json={"value": [{"changeType": "updated"}]}),
+        client.post("/graph/notifications", json={"value": []}),
+        client.post("/graph/notifications", json=[1, 2]),
+        client.post("/graph/notifications", data=b"x" * (1024 * 1024 + 1),
+                    content_type="application/json"),
+    ]
+
+    assert [a.status_code for a in answers] == [400, 400, 400, 400, 413]
+    assert messages(broker) == []
+
+
+def test_lifecycle_events_are_handed_to_workers(client: FlaskClient, broker: StubBroker) -> None:
+    body = {"value": [{"subscriptionId": "sub-1", "clientState": "the-client-state",
+                       "lifecycleEvent": "reauthorizationRequired", "tenantId": "t",
+                       "subscriptionExpirationDateTime": "2030-01-01T00:00:00Z"}]}
+
+    assert client.post("/graph/lifecycle", json=body).status_code == 202
+    (message,) = messages(broker)
+    assert message["actor_name"] == "handle_lifecycle"
+
+
+def admin(client: FlaskClient, method: str, path: str, body: Any = None,
+          token: str = TOKEN) -> Any:
+    return client.open(path, method=method, json=body,
+                       headers={"Authorization": f"Bearer {token}"})
+
+
+def test_admin_api_needs_the_token(client: FlaskClient) -> None:
+    assert client.get("/api/status").status_code == 401
+    assert admin(client, "GET", "/api/status", token="wrong").status_code == 401
+    assert admin(client, "GET", "/api/status").json["state"] == "not_configured"
+
+
+def test_settings_patch_lists_every_field_error(client: FlaskClient) -> None:
+    answer = admin(client, "PATCH", "/api/settings",
+                   {"users": {"range": "sometimes"}, "safety": {"max_deletions": "many"}})
+
+    assert answer.status_code == 400
+    assert set(answer.json["fields"]) == {"users.range", "safety.max_deletions"}
+
+
+def test_first_save_of_user_settings_queues_a_sync(client: FlaskClient,
+                                                   broker: StubBroker) -> None:
+    first = admin(client, "PATCH", "/api/settings", {"users": {"numbering": {"start": "3000"}}})
+    second = admin(client, "PATCH", "/api/settings", {"users": {"numbering": {"start": "4000"}}})
+
+    assert "run_id" in first.json and "run_id" not in second.json
+    assert [m["args"] for m in messages(broker)] == [[first.json["run_id"], False]]
+    assert admin(client, "GET", f"/api/runs/{first.json['run_id']}").json["state"] == "queued"
+
+
+def test_sync_now_accepts_the_scopes_this_version_has(client: FlaskClient) -> None:
+    assert admin(client, "POST", "/api/sync", {"scope": "users"}).status_code == 202
+    assert admin(client, "POST", "/api/sync", {"scope": "groups"}).status_code == 400
+    assert admin(client, "POST", "/api/sync", {"scope": "bogus"}).status_code == 400
+
+
+def test_connection_needs_every_field_and_secret_rotation_needs_a_connection(
+        client: FlaskClient) -> None:
+    missing = admin(client, "PUT", "/api/connection", {"tenant_id": "t"})
+    rotation = admin(client, "POST", "/api/connection/secret", {"client_secret": "new"})
+
+    assert missing.status_code == 400
+    assert set(missing.json["fields"]) == {"client_id", "client_secret"}
+    assert rotation.status_code == 409
