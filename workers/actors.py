@@ -130,6 +130,9 @@ def maintain_subscriptions() -> None:
     if urls is None:
         log.warning("PUBLIC_BASE_URL is not set: no change notifications can reach this app")
         return
+    if rt.connection.credentials(rt.settings) is None:
+        log.info("not connected to Entra ID yet: no subscriptions to keep")
+        return
     subs = maintain(rt.graph(), rt.subscriptions, notification_url=urls[0],
                     lifecycle_url=urls[1], now=_now())
     log.info("subscriptions in place", extra={"count": len(subs)})
