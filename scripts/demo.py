@@ -119,7 +119,11 @@ def main() -> int:
             "tenant_id": demo.values["tenant_id"], "client_id": demo.values["client_id"],
             "client_secret": demo.values["client_secret"]})
         print(f"Connect to Entra ID: {body['status']}")
+        if status != 200:
+            raise RuntimeError(f"the connection failed: {body}")
         status, body = demo.api("PATCH", "/api/settings", {"users": {"enabled": True}})
+        if status != 200:
+            raise RuntimeError(f"the settings were refused: {body}")
         print("User sync settings saved; the first sync runs:")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not demo.print_new_runs():
