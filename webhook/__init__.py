@@ -35,9 +35,11 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
                                                   socket_connect_timeout=2)
     state = StateStore(client)
     box = SecretBox(settings.secret_key)
+    subscriptions = SubscriptionStore(state, box)
     app.extensions.update(
         settings=settings, redis=client, state=state, box=box,
-        connection=ConnectionStore(state, box), subscriptions=SubscriptionStore(state, box),
+        connection=ConnectionStore(state, box), subscriptions=subscriptions,
+        client_states=notifications.ClientStates(subscriptions),
         debouncer=Debouncer(client, window=settings.debounce_window_seconds,
                             max_changes=settings.debounce_max_changes),
         broker=broker or make_broker(settings.redis_url), metrics=Metrics(state))

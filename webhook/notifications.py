@@ -12,12 +12,15 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
+import time
 import unicodedata
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from core.subscriptions import SubscriptionStore
 from workers.broker import HANDLE_LIFECYCLE, NOTE_CHANGES, send
 
 blueprint = Blueprint("graph", __name__)
@@ -81,18 +84,45 @@ def _refuse(message: str) -> Response:
     return response
 
 
+class ClientStates:
+    """The opened client state of each known subscription, kept in memory for `ttl` seconds.
+
+    A client state changes only when its subscription is re-created (with a new id), so a
+    short cache spares a Redis read and a decryption per notification. Unknown ids are not
+    cached: a subscription created a moment ago is found at once.
+    """
+
+    def __init__(self, store: SubscriptionStore, ttl: float = 60.0) -> None:
+        self.store, self.ttl = store, ttl
+        self.entries: dict[str, tuple[float, dict[str, Any], bytes]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, subscription_id: str) -> tuple[dict[str, Any], bytes] | None:
+        now = time.monotonic()
+        with self.lock:
+            entry = self.entries.get(subscription_id)
+        if entry is not None and entry[0] > now:
+            return entry[1], entry[2]
+        record = self.store.get(subscription_id)
+        if record is None:
+            return None
+        opened = self.store.box.open(record["client_state"]).encode()
+        with self.lock:
+            self.entries[subscription_id] = (now + self.ttl, record, opened)
+        return record, opened
+
+
 def _trusted(item: dict[str, Any]) -> dict[str, Any] | None:
     """The stored subscription of an item whose clientState matches, else None (dropped)."""
-    store = current_app.extensions["subscriptions"]
     metrics = current_app.extensions["metrics"]
-    record = store.get(item["subscriptionId"])
-    if record is None:
+    found = current_app.extensions["client_states"].get(item["subscriptionId"])
+    if found is None:
         metrics.notifications.labels("unknown_subscription").inc()
         log.warning("notification for an unknown subscription dropped",
                     extra={"subscription_id": item["subscriptionId"]})
         return None
-    expected = store.box.open(record["client_state"])
-    if not hmac.compare_digest(expected.encode(), (item.get("clientState") or "").encode()):
+    record, expected = found
+    if not hmac.compare_digest(expected, (item.get("clientState") or "").encode()):
         metrics.notifications.labels("bad_client_state").inc()
         log.warning("notification with a wrong clientState dropped",
                     extra={"subscription_id": item["subscriptionId"]})
