@@ -270,8 +270,9 @@ def main() -> int:
         f"| {a} | {b} | {c} |" for a, b, c in rows)
     text = ("Both endpoints under gunicorn (2 workers, gthread, 4 threads, as in the Procfile), "
             "loaded by the same generator on the same machine (2 processes x 8 threads, "
-            "keep-alive; the generator shares the 2 cores). Each request carries one notification whose clientState is "
-            "checked; accepted batches are enqueued to the real Redis broker.\n\n" + table + "\n")
+            "keep-alive; the generator shares the 2 cores). Each request carries one "
+            "notification whose clientState is checked; accepted batches are enqueued to the "
+            "real Redis broker.\n\n" + table + "\n")
     print(text)
     if not args.no_write:
         write_section("webhook_load", text)
