@@ -192,3 +192,52 @@ def test_lifecycle_events_renew_recreate_and_resync(stack: Stack) -> None:
              what="a new users subscription")
     wait_for(lambda: any(r["trigger"] == "subscription removed" for r in stack.runs()),
              timeout=30, what="the reconciliation after the removal")
+
+
+def test_disconnect_deletes_subscriptions_and_releases_extensions(stack: Stack) -> None:
+    first_sync(stack)
+    extensions_before = len(stack.sandbox.pbx_store.extensions)
+
+    answer = stack.api("POST", "/api/integration/disconnect", {"delete_extensions": False})
+    run = stack.run(answer.json()["run_id"])
+
+    status = stack.api("GET", "/api/status").json()
+    assert run["state"] == "succeeded" and run["counts"]["released"] == extensions_before
+    assert status["state"] == "disconnected" and status["connection"]["status"] == "not_configured"
+    assert stack.sandbox.graph_store.subscriptions == {}
+    assert len(stack.sandbox.pbx_store.extensions) == extensions_before
+    assert stack.app.extensions["state"].user_links() == {}
+    assert stack.api("PATCH", "/api/settings", {"safety": {"max_deletions": 3}}).status_code == 409
+
+
+def test_disable_with_deletion_stops_syncs_until_enabled(stack: Stack) -> None:
+    first_sync(stack)
+    user = members(stack.sandbox)[0]
+
+    answer = stack.api("POST", "/api/integration/disable", {"delete_extensions": True})
+    run = stack.run(answer.json()["run_id"])
+    change_titles(stack, [user], "While Disabled")
+    time.sleep(4)
+
+    assert run["state"] == "succeeded" and stack.sandbox.pbx_store.extensions == {}
+    assert stack.api("GET", "/api/status").json()["state"] == "disabled"
+    assert stack.api("POST", "/api/sync", {"scope": "users"}).status_code == 409
+    assert change_runs(stack) == []
+    enabled = stack.api("POST", "/api/integration/enable")
+    resumed = stack.run(enabled.json()["run_id"])
+    assert resumed["state"] == "succeeded" and resumed["counts"]["created"] > 0
+    assert title_of(stack, user["id"]) == "While Disabled"
+
+
+def test_paused_user_sync_keeps_extensions_and_refuses_its_settings(stack: Stack) -> None:
+    first_sync(stack)
+    count = len(stack.sandbox.pbx_store.extensions)
+
+    paused = stack.api("POST", "/api/user-sync/pause", {"delete_extensions": False})
+
+    assert paused.status_code == 200 and paused.json()["run_id"] is None
+    assert stack.api("PATCH", "/api/settings", {"users": {"range": "types"}}).status_code == 409
+    assert stack.api("POST", "/api/sync", {}).status_code == 409
+    assert len(stack.sandbox.pbx_store.extensions) == count
+    resumed = stack.api("POST", "/api/user-sync/resume")
+    assert stack.run(resumed.json()["run_id"])["state"] == "succeeded"

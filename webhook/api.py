@@ -16,10 +16,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from core.config import Settings
 from core.connection import ConnectionStore, Credentials, check
+from core.integration import flags, set_flags, users_blocked
 from core.state import StateStore
 from core.sync_settings import SettingsInvalid, merge
 from core.user_sync import new_run
-from workers.broker import MAINTAIN_SUBSCRIPTIONS, RUN_SYNC, send
+from workers.broker import MAINTAIN_SUBSCRIPTIONS, RUN_SYNC, WIND_DOWN, send
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 SCOPES_AVAILABLE = ("all", "users")
@@ -62,11 +63,14 @@ def status() -> Response:
     credentials = connection.credentials(settings)
     runs = state.runs(limit=5)
     document = state.settings()
+    current = flags(state)
+    overall = current["state"] if current["state"] != "enabled" else (
+        "connected" if credentials else "not_configured")
     return jsonify(
-        state="connected" if credentials else "not_configured",
+        state=overall,
         connection=(connection.last_check() or {"status": "unchecked"}) if credentials
         else {"status": "not_configured"},
-        users={"enabled": document["users"]["enabled"],
+        users={"enabled": document["users"]["enabled"], "paused": current["users_paused"],
                "pending_changes": _ext("debouncer").pending("users"),
                "synced": len(state.user_links()),
                "last_run": _brief(runs[0]) if runs else None},
@@ -114,6 +118,8 @@ def _checked_save(credentials: Credentials) -> tuple[Response, int]:
     connection: ConnectionStore = _ext("connection")
     connection.save(credentials)
     connection.record_check(result)
+    if flags(_ext("state"))["state"] == "disconnected":
+        set_flags(_ext("state"), state="enabled")
     send(_ext("broker"), MAINTAIN_SUBSCRIPTIONS)
     return jsonify(result), 200
 
@@ -129,6 +135,11 @@ def get_settings() -> Response:
 def patch_settings() -> tuple[Response, int]:
     state: StateStore = _ext("state")
     patch = request.get_json(silent=True)
+    current = flags(state)
+    if current["state"] != "enabled":
+        return _error(409, f"the integration is {current['state']}: settings are read-only")
+    if isinstance(patch, dict) and "users" in patch and current["users_paused"]:
+        return _error(409, "user sync is paused: its settings are read-only")
     try:
         document = merge(state.settings(), patch)
     except SettingsInvalid as exc:
@@ -153,9 +164,82 @@ def sync_now() -> tuple[Response, int]:
     if scope not in SCOPES_AVAILABLE:
         return _error(400, f"{scope} sync is not available in this version",
                       fields={"scope": [f"available: {', '.join(SCOPES_AVAILABLE)}"]})
+    blocked = users_blocked(flags(_ext("state")))
+    if blocked:
+        return _error(409, blocked)
     run_id = _queue_run(scope, dry_run=bool(body.get("dry_run", False)),
                         allow_deletions=bool(body.get("allow_deletions", False)), trigger="manual")
     return jsonify(run_id=run_id), 202
+
+
+def _wind_down(action: str, delete_extensions: bool) -> str | None:
+    """Queue the deletion or release of synced extensions; returns the run id, if any."""
+    if not delete_extensions and action != "disconnect":
+        return None
+    run = new_run("users", trigger=action)
+    _ext("state").save_run(run)
+    send(_ext("broker"), WIND_DOWN, run["id"], action, delete_extensions)
+    return str(run["id"])
+
+
+def _options(*names: str) -> dict[str, bool] | tuple[Response, int]:
+    body = _body()
+    bad = [n for n in names if n in body and not isinstance(body[n], bool)]
+    if bad:
+        return _error(400, "invalid options", fields={n: ["must be true or false"] for n in bad})
+    return {n: bool(body.get(n, False)) for n in names}
+
+
+@blueprint.post("/user-sync/pause")
+@admin_only
+def pause_users() -> tuple[Response, int]:
+    options = _options("delete_extensions")
+    if isinstance(options, tuple):
+        return options
+    current = set_flags(_ext("state"), users_paused=True)
+    return jsonify(flags=current, run_id=_wind_down("pause", options["delete_extensions"])), 200
+
+
+@blueprint.post("/user-sync/resume")
+@admin_only
+def resume_users() -> tuple[Response, int]:
+    current = set_flags(_ext("state"), users_paused=False)
+    run_id = None if users_blocked(current) else _queue_run(
+        "users", dry_run=False, allow_deletions=False, trigger="resume")
+    return jsonify(flags=current, run_id=run_id), 200
+
+
+@blueprint.post("/integration/disable")
+@admin_only
+def disable() -> tuple[Response, int]:
+    options = _options("delete_extensions", "delete_groups")
+    if isinstance(options, tuple):
+        return options
+    current = set_flags(_ext("state"), state="disabled")
+    return jsonify(flags=current, run_id=_wind_down("disable", options["delete_extensions"])), 200
+
+
+@blueprint.post("/integration/enable")
+@admin_only
+def enable() -> tuple[Response, int]:
+    if flags(_ext("state"))["state"] == "disconnected":
+        return _error(409, "the integration is disconnected: PUT /api/connection to connect again")
+    current = set_flags(_ext("state"), state="enabled")
+    send(_ext("broker"), MAINTAIN_SUBSCRIPTIONS)
+    run_id = None if users_blocked(current) else _queue_run(
+        "users", dry_run=False, allow_deletions=False, trigger="enable")
+    return jsonify(flags=current, run_id=run_id), 200
+
+
+@blueprint.post("/integration/disconnect")
+@admin_only
+def disconnect() -> tuple[Response, int]:
+    options = _options("delete_extensions", "delete_groups")
+    if isinstance(options, tuple):
+        return options
+    current = set_flags(_ext("state"), state="disconnected")
+    return jsonify(flags=current,
+                   run_id=_wind_down("disconnect", options["delete_extensions"])), 200
 
 
 def _queue_run(scope: str, *, dry_run: bool, allow_deletions: bool, trigger: str) -> str:

@@ -16,9 +16,11 @@ from typing import Any
 import dramatiq
 
 from core import logs
+from core.apply import apply
 from core.config import DEFAULT_REDIS_URL
 from core.errors import GraphError, SyncError
-from core.subscriptions import maintain, renew
+from core.integration import flags, set_flags, users_blocked, wind_down
+from core.subscriptions import delete_all, maintain, renew
 from core.user_sync import new_run, sync_users
 from workers import broker as names
 from workers.runtime import Runtime, runtime
@@ -79,14 +81,15 @@ def note_changes(items: list[dict[str, Any]]) -> None:
 def sync_changes(kind: str) -> None:
     """An incremental sync for the pending changes of `kind`; changes that arrive meanwhile wait."""
     rt = runtime()
-    if not rt.state.settings()["users"]["enabled"]:
-        return
     with rt.sync_lock() as held:
         if not held:
             raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS)
         run = new_run("users", trigger=f"changes:{kind}")
         if not rt.debouncer.take(kind, run["id"]):
             return  # an earlier run took them
+        if not rt.state.settings()["users"]["enabled"] or users_blocked(flags(rt.state)):
+            rt.debouncer.done(kind, run["id"])  # stopped: the next full sync reads everything
+            return
         try:
             record = _user_sync(rt, run, incremental=True)
         except BaseException:
@@ -108,6 +111,12 @@ def run_sync(run_id: str, allow_deletions: bool = False) -> None:
     with rt.sync_lock() as held:
         if not held:
             raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS)
+        blocked = users_blocked(flags(rt.state))
+        if blocked:
+            run |= {"state": "failed", "error": blocked, "summary": f"User sync did not run: "
+                    f"{blocked}", "finished_at": _now().isoformat()}
+            rt.state.save_run(run)
+            return
         _user_sync(rt, run, incremental=False, allow_deletions=allow_deletions)
 
 
@@ -115,10 +124,12 @@ def run_sync(run_id: str, allow_deletions: bool = False) -> None:
 def reconcile(trigger: str = "schedule") -> None:
     """The full reconciliation of the schedule (M1) or after missed notifications."""
     rt = runtime()
-    run = new_run("all", trigger=trigger)
-    rt.state.save_run(run)
+    if flags(rt.state)["state"] != "enabled":
+        return
     maintain_subscriptions.send()
-    if rt.state.settings()["users"]["enabled"]:
+    if rt.state.settings()["users"]["enabled"] and not users_blocked(flags(rt.state)):
+        run = new_run("all", trigger=trigger)
+        rt.state.save_run(run)
         run_sync.send(run["id"])
 
 
@@ -130,8 +141,8 @@ def maintain_subscriptions() -> None:
     if urls is None:
         log.warning("PUBLIC_BASE_URL is not set: no change notifications can reach this app")
         return
-    if rt.connection.credentials(rt.settings) is None:
-        log.info("not connected to Entra ID yet: no subscriptions to keep")
+    if rt.connection.credentials(rt.settings) is None or flags(rt.state)["state"] != "enabled":
+        log.info("not connected, or disabled: no subscriptions to keep")
         return
     subs = maintain(rt.graph(), rt.subscriptions, notification_url=urls[0],
                     lifecycle_url=urls[1], now=_now())
@@ -159,3 +170,38 @@ def handle_lifecycle(items: list[dict[str, Any]]) -> None:
             reconcile.send("subscription removed")
         elif event == "missed":
             reconcile.send("missed notifications")
+
+
+@dramatiq.actor(actor_name=names.WIND_DOWN, queue_name=names.QUEUE, time_limit=LONG)
+def wind_down_integration(run_id: str, action: str, delete_extensions: bool) -> None:
+    """Carry out disable, disconnect or pause: the flag is already set by the API."""
+    rt = runtime()
+    run = rt.state.run(run_id)
+    if run is None or run["state"] != "queued":
+        return
+    with rt.sync_lock() as held:
+        if not held:
+            raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS)
+        run |= {"state": "running", "started_at": _now().isoformat()}
+        rt.state.save_run(run)
+        errors = []
+        if action == "disconnect":
+            try:
+                delete_all(rt.graph(), rt.subscriptions)
+            except SyncError as exc:
+                errors.append(f"subscriptions could not be deleted at Graph: {exc}")
+        ops = wind_down(rt.state.user_links(), delete=delete_extensions or False,
+                        reason=f"integration {action}") if (
+            delete_extensions or action == "disconnect") else ()
+        outcome = apply(ops, rt.pbx(), rt.state, now=_now().isoformat())
+        if action == "disconnect":
+            rt.connection.forget()
+            set_flags(rt.state, state="disconnected")
+        run["counts"] |= {k: outcome.counts.get(k, 0) for k in run["counts"]}
+        run |= {"failures": outcome.failures, "finished_at": _now().isoformat(),
+                "state": "failed" if errors or outcome.failures else "succeeded",
+                "error": "; ".join(errors) or None, "synced": len(rt.state.user_links())}
+        run["summary"] = (f"Integration {action}: {outcome.counts.get('deleted', 0)} extensions "
+                          f"deleted, {outcome.counts.get('released', 0)} released"
+                          + (f"; {run['error']}" if run["error"] else "") + ".")
+        rt.state.save_run(run)

@@ -20,6 +20,7 @@ RUN_SYNC = "run_sync"
 RECONCILE = "reconcile"
 MAINTAIN_SUBSCRIPTIONS = "maintain_subscriptions"
 HANDLE_LIFECYCLE = "handle_lifecycle"
+WIND_DOWN = "wind_down_integration"
 
 
 def make_broker(url: str, *, worker: bool = False) -> RedisBroker:
