@@ -130,16 +130,8 @@ class GraphClient:
 
     def users_delta(self, delta_link: str | None = None, *,
                     select: tuple[str, ...] = USER_SELECT) -> DeltaRound:
-        changed, removed = [], []
-        link = None
-        for page in self._delta_pages("users/delta", delta_link, select):
-            for raw in page.get("value", []):
-                if "@removed" in raw:
-                    removed.append(Removed(str(raw["id"]), str(raw["@removed"].get("reason"))))
-                else:
-                    changed.append(_load(parse_user, raw, "user"))
-            link = page.get("@odata.deltaLink", link)
-        return DeltaRound(tuple(changed), tuple(removed), str(link))
+        return _delta_round(self._delta_pages("users/delta", delta_link, select), parse_user,
+                            "user")
 
     def users_delta_latest(self, *, select: tuple[str, ...] = USER_SELECT) -> str:
         """A delta link that starts now (`$deltatoken=latest`): no data is read."""
@@ -192,15 +184,7 @@ class GraphClient:
                        delta_link: str | None = None) -> DeltaRound:
         path = f"users/{user_id}/contactFolders/{folder_id}/contacts/delta"
         pages = self.pages(delta_link) if delta_link else self.pages(path)
-        changed, removed, link = [], [], None
-        for page in pages:
-            for raw in page.get("value", []):
-                if "@removed" in raw:
-                    removed.append(Removed(str(raw["id"]), str(raw["@removed"].get("reason"))))
-                else:
-                    changed.append(_load(parse_contact, raw, "contact"))
-            link = page.get("@odata.deltaLink", link)
-        return DeltaRound(tuple(changed), tuple(removed), str(link))
+        return _delta_round(pages, parse_contact, "contact")
 
     def presences(self, user_ids: list[str]) -> list[Presence]:
         """Presence of many users, 650 ids a call."""
@@ -243,6 +227,23 @@ class GraphClient:
 
     def subscriptions(self) -> list[dict[str, Any]]:
         return list(self.items("subscriptions"))
+
+
+def _delta_round(pages: Iterator[dict[str, Any]], parse: Callable[[dict[str, Any]], Any],
+                 what: str) -> DeltaRound:
+    """Every page of a delta round, read to its deltaLink."""
+    changed, removed, link = [], [], None
+    for page in pages:
+        for raw in page.get("value", []):
+            if "@removed" in raw:
+                removed.append(Removed(str(raw["id"]), str(raw["@removed"].get("reason"))))
+            else:
+                changed.append(_load(parse, raw, what))
+        link = page.get("@odata.deltaLink", link)
+    if not link:
+        raise GraphError("GET", "(delta round)", 200, "", "NoDeltaLink",
+                         "the last page of the delta round carried no @odata.deltaLink")
+    return DeltaRound(tuple(changed), tuple(removed), str(link))
 
 
 def _load(parse: Callable[[dict[str, Any]], T], raw: dict[str, Any], what: str) -> T:

@@ -50,6 +50,10 @@ def test_good_credentials_connect_and_are_never_shown(client: FlaskClient,
     assert answer.status_code == 200 and answer.json["status"] == "connected"
     assert status.json["state"] == "connected"
     assert status.json["connection"]["status"] == "connected"
+    values = sandbox.describe()
+    assert status.json["setup"]["admin_consent_url"] == (
+        f"{values['authority_host']}/{values['tenant_id']}/adminconsent"
+        f"?client_id={values['client_id']}")
     everything = json.dumps([answer.json, status.json, call(client, "GET", "/api/settings").json])
     assert secret not in everything
     stored = client.application.extensions["redis"]

@@ -75,7 +75,22 @@ def status() -> Response:
                "synced": len(state.user_links()),
                "last_run": _brief(runs[0]) if runs else None},
         subscriptions=_ext("subscriptions").public(),
+        setup=setup_links(settings, credentials),
         runs=[_brief(r) for r in runs])
+
+
+def setup_links(settings: Settings, credentials: Credentials | None) -> dict[str, Any]:
+    """What to register in the Entra app, and the admin-consent link once the ids are known."""
+    base = (settings.public_base_url or "").rstrip("/")
+    links: dict[str, Any] = {
+        "redirect_uris": [f"{base}/sso/callback"] if base else [],
+        "notification_url": f"{base}/graph/notifications" if base else None,
+        "lifecycle_url": f"{base}/graph/lifecycle" if base else None}
+    if credentials is not None:
+        links["admin_consent_url"] = (
+            f"{settings.entra_authority_host}/{credentials.tenant_id}/adminconsent"
+            f"?client_id={credentials.client_id}")
+    return links
 
 
 def _brief(run: dict[str, Any]) -> dict[str, Any]:
