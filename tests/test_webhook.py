@@ -146,3 +146,11 @@ def test_connection_needs_every_field_and_secret_rotation_needs_a_connection(
     assert missing.status_code == 400
     assert set(missing.json["fields"]) == {"client_id", "client_secret"}
     assert rotation.status_code == 409
+
+
+def test_a_malformed_secret_expiry_is_a_field_error(client: FlaskClient) -> None:
+    answer = admin(client, "PUT", "/api/connection", {"tenant_id": "t", "client_id": "c",
+                                                      "client_secret": "s",
+                                                      "client_secret_expires_at": "soon"})
+
+    assert answer.status_code == 400 and "client_secret_expires_at" in answer.json["fields"]

@@ -127,6 +127,13 @@ def rotate_secret() -> tuple[Response, int]:
 
 def _checked_save(credentials: Credentials) -> tuple[Response, int]:
     """Check the credentials; keep them only when a token and a read succeed."""
+    expires = credentials.secret_expires_at
+    if expires is not None:
+        try:
+            dt.datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
+        except ValueError:
+            return _error(400, "invalid fields", fields={"client_secret_expires_at": [
+                "must be an ISO 8601 date and time, e.g. 2027-11-24T00:00:00Z"]})
     result = check(_ext("settings"), credentials, now=dt.datetime.now(dt.UTC))
     if result["status"] != "connected":
         return jsonify(result), 422

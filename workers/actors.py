@@ -31,6 +31,7 @@ broker = names.make_broker(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL), worke
 dramatiq.set_broker(broker)
 LONG = 3_600_000
 BUSY_RETRY_MS = 5_000
+SYNC_RETRIES = 60  # each try waits up to 30 s for the lock: about half an hour behind a long run
 
 
 def _now() -> dt.datetime:
@@ -77,7 +78,8 @@ def note_changes(items: list[dict[str, Any]]) -> None:
             sync_changes.send_with_options(args=(kind,), delay=decision.delay * 1000)
 
 
-@dramatiq.actor(actor_name=names.SYNC_CHANGES, queue_name=names.QUEUE, time_limit=LONG)
+@dramatiq.actor(actor_name=names.SYNC_CHANGES, queue_name=names.QUEUE, time_limit=LONG,
+                max_retries=SYNC_RETRIES)
 def sync_changes(kind: str) -> None:
     """An incremental sync for the pending changes of `kind`; changes that arrive meanwhile wait."""
     rt = runtime()
@@ -101,7 +103,8 @@ def sync_changes(kind: str) -> None:
         rt.debouncer.done(kind, run["id"])
 
 
-@dramatiq.actor(actor_name=names.RUN_SYNC, queue_name=names.QUEUE, time_limit=LONG)
+@dramatiq.actor(actor_name=names.RUN_SYNC, queue_name=names.QUEUE, time_limit=LONG,
+                max_retries=SYNC_RETRIES)
 def run_sync(run_id: str, allow_deletions: bool = False) -> None:
     """A full sync for a run record made by the API (M3, U10) or the clock (M1)."""
     rt = runtime()

@@ -13,7 +13,7 @@ from redis.exceptions import LockError
 
 from core.clients import pbx_client
 from core.config import Settings
-from core.connection import ConnectionStore, client_for
+from core.connection import ConnectionStore, Credentials, client_for
 from core.debounce import Debouncer
 from core.errors import ConfigError
 from core.graph import GraphClient
@@ -37,18 +37,22 @@ class Runtime:
         self.debouncer = Debouncer(self.redis, window=settings.debounce_window_seconds,
                                    max_changes=settings.debounce_max_changes)
         self._pbx: PbxClient | None = None
-        self._pbx_lock = threading.Lock()
+        self._clients_lock = threading.Lock()
+        self._graph: tuple[Credentials, GraphClient] | None = None
 
     def graph(self) -> GraphClient:
-        """A client for the stored credentials, built per run: a new secret applies at once."""
+        """A client for the stored credentials; a new secret gets a new client at once."""
         credentials = self.connection.credentials(self.settings)
         if credentials is None:
             raise ConfigError(["not connected: no Entra ID credentials are set"])
-        return client_for(self.settings, credentials)
+        with self._clients_lock:
+            if self._graph is None or self._graph[0] != credentials:
+                self._graph = (credentials, client_for(self.settings, credentials))
+            return self._graph[1]
 
     def pbx(self) -> PbxClient:
         """One PBX client, and so one PBX token, for the whole process."""
-        with self._pbx_lock:
+        with self._clients_lock:
             if self._pbx is None:
                 self._pbx = pbx_client(self.settings)
             return self._pbx
