@@ -94,6 +94,19 @@ class StateStore:
         raw = self.redis.get(self.key("run", run_id))
         return json.loads(raw) if raw else None
 
+    def mark_interrupted(self, at: str, limit: int = 50) -> list[str]:
+        """Runs left `running` by a worker that died: called by a run holding the sync lock."""
+        marked = []
+        for record in self.runs(limit=limit):
+            if record["state"] == "running":
+                record |= {"state": "failed", "finished_at": at,
+                           "error": "interrupted: the worker running it stopped",
+                           "summary": "Interrupted: the worker running it stopped; the next "
+                                      "run picked up where it left off."}
+                self.save_run(record)
+                marked.append(record["id"])
+        return marked
+
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         ids = [_text(i) for i in self.redis.lrange(self.key("runs"), 0, limit - 1)]
         return [r for r in (self.run(i) for i in ids) if r is not None]

@@ -152,6 +152,8 @@ def test_worker_killed_mid_sync_leaves_nothing_the_next_run_cannot_mend(stack: S
     assert len({e["number"] for e in extensions}) == len(extensions)
     assert len({e["email_addr"].lower() for e in extensions}) == len(extensions)
     assert stack.app.extensions["state"].pending_creates() == {}
+    interrupted = [r for r in stack.runs() if r["trigger"] == "first save"]
+    assert interrupted[0]["state"] == "failed" and "Interrupted" in interrupted[0]["summary"]
 
 
 @pytest.mark.parametrize("stack", [{"window": 1, "max_changes": 3}], indirect=True)

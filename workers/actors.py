@@ -40,6 +40,9 @@ def _now() -> dt.datetime:
 
 def _user_sync(rt: Runtime, run: dict[str, Any], *, incremental: bool,
                allow_deletions: bool = False) -> dict[str, Any]:
+    """One user sync; the caller holds the sync lock, so no other run can be `running`."""
+    for stale in rt.state.mark_interrupted(_now().isoformat()):
+        log.warning(f"run {stale} was interrupted by a stopped worker")
     token = logs.run_id.set(run["id"])
     try:
         try:
