@@ -26,6 +26,15 @@ from core.errors import (
     SyncError,
     TransportError,
 )
+from core.group_plan import (
+    CreateGroup,
+    DeleteGroup,
+    GroupLink,
+    GroupOperation,
+    ReleaseGroup,
+    SkipGroup,
+    UpdateGroup,
+)
 from core.pbx import PbxClient
 from core.plan import Adopt, Create, Delete, Link, Operation, Release, Skip, Update
 
@@ -35,6 +44,8 @@ _ORDER = {Release: 0, Delete: 1, Update: 2, Adopt: 3, Create: 4, Skip: 5}
 
 
 class LinkBook(Protocol):
+    def put_group_link(self, link: GroupLink) -> None: ...
+    def drop_group_link(self, group_id: str) -> None: ...
     def put_link(self, link: Link) -> None: ...
     def drop_link(self, user_id: str) -> None: ...
     def mark_pending(self, user_id: str, number: str) -> None: ...
@@ -50,14 +61,21 @@ class Outcome:
     created_ids: list[int] = field(default_factory=list)
     unresolved: list[Create] = field(default_factory=list)  # created, id not known yet
 
-    def fail(self, op: Operation, reason: str) -> None:
+    def fail(self, op: Operation | GroupOperation, reason: str) -> None:
         self.counts["failed"] += 1
-        self.failures.append({"user_id": op.user_id, "name": op.label,
-                              "operation": type(op).__name__.lower(), "reason": reason})
+        self.failures.append(_subject(op) | {"operation": type(op).__name__.lower(),
+                                             "reason": reason})
 
-    def skip(self, op: Operation, reason: str) -> None:
+    def skip(self, op: Operation | GroupOperation, reason: str) -> None:
         self.counts["skipped"] += 1
-        self.skipped.append({"user_id": op.user_id, "name": op.label, "reason": reason})
+        self.skipped.append(_subject(op) | {"reason": reason})
+
+
+def _subject(op: Operation | GroupOperation) -> dict[str, str]:
+    """Who an operation is about: a user (`user_id`) or a group (`group_id`), and its name."""
+    if hasattr(op, "group_id"):
+        return {"group_id": op.group_id, "name": op.name}
+    return {"user_id": op.user_id, "name": op.label}
 
 
 def ordered(ops: Iterable[Operation]) -> list[Operation]:
@@ -204,3 +222,42 @@ def _welcome(pbx: PbxClient, outcome: Outcome) -> None:
             outcome.failures.append({"user_id": "", "name": "welcome email",
                                      "operation": "welcome_email", "reason": str(exc)})
             outcome.counts["failed"] += 1
+
+
+_GROUP_ORDER = {ReleaseGroup: 0, DeleteGroup: 1, UpdateGroup: 2, CreateGroup: 3, SkipGroup: 4}
+
+
+def apply_groups(ops: Iterable[GroupOperation], pbx: PbxClient, book: LinkBook) -> Outcome:
+    """Carry out extension-group operations; one group's failure does not stop the others."""
+    outcome = Outcome()
+    for op in sorted(ops, key=lambda o: _GROUP_ORDER[type(o)]):
+        try:
+            _one_group(op, pbx, book, outcome)
+        except PbxLimitError:
+            outcome.skip(op, "the PBX holds no more extension groups")
+        except SyncError as exc:
+            outcome.fail(op, str(exc))
+    return outcome
+
+
+def _one_group(op: GroupOperation, pbx: PbxClient, book: LinkBook, outcome: Outcome) -> None:
+    if isinstance(op, ReleaseGroup):
+        book.drop_group_link(op.group_id)
+        outcome.counts["released"] += 1
+    elif isinstance(op, DeleteGroup):
+        with contextlib.suppress(PbxNotFoundError):
+            pbx.delete_extension_group(op.pbx_group_id)
+        book.drop_group_link(op.group_id)
+        outcome.counts["deleted"] += 1
+    elif isinstance(op, UpdateGroup):
+        pbx.update_extension_group(op.pbx_group_id, name=op.new_name,
+                                   member_ids=None if op.member_ext_ids is None
+                                   else list(op.member_ext_ids))
+        book.put_group_link(GroupLink(op.group_id, op.pbx_group_id, op.name))
+        outcome.counts["updated"] += 1
+    elif isinstance(op, CreateGroup):
+        pbx_id = pbx.create_extension_group(op.name, list(op.member_ext_ids))
+        book.put_group_link(GroupLink(op.group_id, pbx_id, op.name))
+        outcome.counts["created"] += 1
+    else:
+        outcome.skip(op, op.reason)

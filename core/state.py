@@ -2,7 +2,8 @@
 and run history. The only module of `core/` that talks to Redis.
 
 Keys live under one namespace (default `eps`):
-`links:users` (hash user id → link), `pending:users` (hash user id → number being created),
+`links:users` (hash user id → link), `links:groups` (hash group id → extension group),
+`pending:users` (hash user id → number being created),
 `released:users` (hash user id → what was released and why), `delta:<name>`, `settings`,
 `runs` (list of the newest run ids, capped) and `run:<id>` (a run record, expiring).
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 import redis
 
+from core.group_plan import GroupLink
 from core.plan import Link
 from core.sync_settings import defaults, validate_document
 
@@ -58,6 +60,16 @@ class StateStore:
     def released_users(self) -> dict[str, dict[str, Any]]:
         raw = self.redis.hgetall(self.key("released", "users"))
         return {_text(k): json.loads(v) for k, v in raw.items()}
+
+    def group_links(self) -> dict[str, GroupLink]:
+        raw = self.redis.hgetall(self.key("links", "groups"))
+        return {_text(gid): GroupLink(**json.loads(value)) for gid, value in raw.items()}
+
+    def put_group_link(self, link: GroupLink) -> None:
+        self.redis.hset(self.key("links", "groups"), link.group_id, json.dumps(link.__dict__))
+
+    def drop_group_link(self, group_id: str) -> None:
+        self.redis.hdel(self.key("links", "groups"), group_id)
 
     # delta links -------------------------------------------------------------------------
     def delta_link(self, name: str) -> str | None:

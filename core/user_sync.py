@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import secrets
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from core.apply import Outcome, apply
+from core import runs
+from core.apply import apply
 from core.directory import Directory, directory_from_delta, read_directory, user_select
 from core.errors import DeltaExpiredError, SyncError
 from core.graph import GraphClient
@@ -35,19 +35,8 @@ from core.plan import (
 )
 from core.state import StateStore
 
-COUNT_NAMES = ("created", "updated", "deleted", "released", "linked", "skipped", "failed")
 _PLANNED = {Create: "created", Update: "updated", Delete: "deleted", Release: "released",
             Adopt: "linked", Skip: "skipped"}
-
-
-def new_run(scope: str, *, dry_run: bool = False, trigger: str = "manual",
-            now: dt.datetime | None = None) -> dict[str, Any]:
-    """A fresh run record, `queued`."""
-    when = now or dt.datetime.now(dt.UTC)
-    return {"id": f"{when:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}", "scope": scope,
-            "trigger": trigger, "state": "queued", "dry_run": dry_run, "created_at": when.isoformat(),
-            "started_at": None, "finished_at": None, "counts": dict.fromkeys(COUNT_NAMES, 0),
-            "failures": [], "skipped": [], "held_deletions": [], "summary": "", "error": None}
 
 
 def read_pbx(pbx: PbxClient, linked_ids: Iterable[int], emails: set[str]) -> PbxView:
@@ -72,8 +61,7 @@ def sync_users(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: di
     """
     settings = state.settings()
     rules, safety = settings["users"], settings["safety"]
-    run |= {"state": "running", "started_at": now().isoformat()}
-    state.save_run(run)
+    runs.start(state, run, now)
     note = progress or (lambda _phase, _done, _total: None)
     try:
         note("reading Entra ID", 0, 0)
@@ -86,17 +74,17 @@ def sync_users(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: di
         view = read_pbx(pbx, (link.ext_id for link in links.values()), emails)
     except SyncError as exc:
         run["retry_after"] = getattr(exc, "retry_after", None)
-        return _finish(state, run, now, "failed", error=f"a read failed, nothing was changed: "
+        return runs.finish(state, run, now, "failed", error=f"a read failed, nothing was changed: "
                        f"{exc}")
     ops = plan(desired, view, links, pending=state.pending_creates(), scope=scope)
     to_apply, held = hold_deletions(ops, int(safety["max_deletions"]), allow_deletions)
     run["held_deletions"] = [{"user_id": d.user_id, "name": d.label, "number": d.number,
                               "reason": d.reason} for d in held]
     if run["dry_run"]:
-        run["counts"] |= _planned_counts(ops)
+        run["counts"] |= planned_counts(ops)
         run["skipped"] = [{"user_id": o.user_id, "name": o.label, "reason": o.reason}
                           for o in ops if isinstance(o, Skip)]
-        return _finish(state, run, now, "succeeded")
+        return runs.finish(state, run, now, "succeeded")
     total = sum(1 for op in to_apply if not isinstance(op, Skip))
     done = Counter[str]()
 
@@ -107,13 +95,13 @@ def sync_users(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: di
 
     outcome = apply(to_apply, pbx, state, now=now().isoformat(),
                     send_welcome_email=bool(rules["send_welcome_email"]), progress=step)
-    _record(run, outcome)
+    runs.record(run, outcome)
     if not held and not outcome.counts.get("failed"):
         state.set_delta_link(delta_name(rules), next_link)  # else the changes are read again
     synced = state.user_links()
     run["synced"] = (sum(1 for w in desired.wanted if w.user_id in synced) if scope is None
                      else len(synced))
-    return _finish(state, run, now, "blocked" if held else "succeeded")
+    return runs.finish(state, run, now, "blocked" if held else "succeeded")
 
 
 def delta_name(rules: Mapping[str, Any]) -> str:
@@ -140,38 +128,7 @@ def _read_directory(graph: GraphClient, state: StateStore, rules: Mapping[str, A
     return read_directory(graph, rules), None, latest
 
 
-def _record(run: dict[str, Any], outcome: Outcome) -> None:
-    run["counts"] |= {name: outcome.counts.get(name, 0) for name in COUNT_NAMES}
-    if outcome.counts.get("welcome_emails"):
-        run["counts"]["welcome_emails"] = outcome.counts["welcome_emails"]
-    run["failures"], run["skipped"] = outcome.failures, outcome.skipped
-
-
-def _planned_counts(ops: tuple[Operation, ...]) -> dict[str, int]:
-    counts = Counter(_PLANNED[type(op)] for op in ops)
-    return {name: counts.get(name, 0) for name in COUNT_NAMES}
-
-
-def _finish(state: StateStore, run: dict[str, Any], now: Callable[[], dt.datetime], status: str,
-            *, error: str | None = None) -> dict[str, Any]:
-    run |= {"state": status, "finished_at": now().isoformat(), "error": error}
-    run["summary"] = summary(run)
-    state.save_run(run)
-    return run
-
-
-def summary(run: Mapping[str, Any]) -> str:
-    """The sentence an administrator reads first (U9)."""
-    counts = run["counts"]
-    tally = ", ".join(f"{counts.get(n, 0)} {n}" for n in COUNT_NAMES)
-    if run["state"] == "failed":
-        return f"User sync failed: {run['error']}"
-    if run["dry_run"]:
-        return f"Dry run, nothing was changed. Planned: {tally}."
-    sentence = f"Successfully synced {run.get('synced', 0)} users to PBX extensions ({tally})."
-    if run["state"] == "blocked":
-        held = len(run["held_deletions"])
-        sentence += (f" {held} deletions were held back: more than the limit of deletions per "
-                     "run. Nothing was deleted; start a run with allow_deletions to apply them.")
-    return sentence
-
+def planned_counts(ops: tuple[Any, ...]) -> dict[str, int]:
+    """What a dry run would do, in the counts of a run record."""
+    counts = Counter(_PLANNED.get(type(op), "skipped") for op in ops)
+    return {name: counts.get(name, 0) for name in runs.COUNT_NAMES}

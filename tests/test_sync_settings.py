@@ -5,9 +5,9 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
+from core.runs import new_run
 from core.state import RUNS_KEPT, StateStore
 from core.sync_settings import SettingsInvalid, defaults, merge, validate_document
-from core.user_sync import new_run
 
 
 def test_defaults_are_a_valid_document() -> None:

@@ -8,8 +8,9 @@ import pytest
 
 from core.graph import GraphClient
 from core.pbx import PbxClient
+from core.runs import new_run
 from core.state import StateStore
-from core.user_sync import new_run, sync_users
+from core.user_sync import sync_users
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 from tests.conftest import Control

@@ -17,9 +17,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from core.config import Settings
 from core.connection import ConnectionStore, Credentials, check
 from core.integration import flags, set_flags, users_blocked
+from core.runs import new_run
 from core.state import StateStore
 from core.sync_settings import SettingsInvalid, merge
-from core.user_sync import new_run
 from workers.broker import MAINTAIN_SUBSCRIPTIONS, RUN_SYNC, WIND_DOWN, send
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")

@@ -13,8 +13,9 @@ from tqdm import tqdm
 from core.clients import graph_client, pbx_client
 from core.config import Settings
 from core.errors import SyncError
+from core.runs import COUNT_NAMES, new_run
 from core.state import StateStore
-from core.user_sync import COUNT_NAMES, new_run, sync_users
+from core.user_sync import sync_users
 
 
 def register(app: Flask) -> None:

@@ -20,8 +20,9 @@ from core.apply import apply
 from core.config import DEFAULT_REDIS_URL
 from core.errors import GraphError, SyncError
 from core.integration import flags, set_flags, users_blocked, wind_down
+from core.runs import new_run
 from core.subscriptions import delete_all, maintain, renew
-from core.user_sync import new_run, sync_users
+from core.user_sync import sync_users
 from workers import broker as names
 from workers.runtime import Runtime, runtime
 
