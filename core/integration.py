@@ -1,4 +1,4 @@
-"""The integration's switches (C3 disable, C4 disconnect, M4 pause user sync) and what they do.
+"""The integration's switches (C3 disable, C4 disconnect, M4/M5 pause) and what they do.
 
 Flags live in Redis under `<ns>:integration`. Disabling or pausing stops syncs and keeps the
 configuration (read-only); disconnecting also forgets the credentials. Each of them can delete
@@ -12,10 +12,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from core.group_plan import DeleteGroup, GroupLink, GroupOperation, ReleaseGroup
 from core.plan import Delete, Link, Operation, Release
 from core.state import StateStore
 
-DEFAULT_FLAGS: dict[str, Any] = {"state": "enabled", "users_paused": False}
+DEFAULT_FLAGS: dict[str, Any] = {"state": "enabled", "users_paused": False, "groups_paused": False}
 
 
 def flags(store: StateStore) -> dict[str, Any]:
@@ -36,6 +37,23 @@ def users_blocked(current: Mapping[str, Any]) -> str | None:
     if current["users_paused"]:
         return "user sync is paused"
     return None
+
+
+def groups_blocked(current: Mapping[str, Any]) -> str | None:
+    """Why group sync may not run now, or None."""
+    if current["state"] != "enabled":
+        return f"the integration is {current['state']}"
+    if current["groups_paused"]:
+        return "group sync is paused"
+    return None
+
+
+def wind_down_groups(links: Mapping[str, GroupLink], *, delete: bool,
+                     reason: str) -> tuple[GroupOperation, ...]:
+    """Delete every synced extension group, or release them all."""
+    kind = DeleteGroup if delete else ReleaseGroup
+    return tuple(kind(gid, link.name, link.pbx_group_id, reason)
+                 for gid, link in sorted(links.items()))
 
 
 def wind_down(links: Mapping[str, Link], *, delete: bool, reason: str) -> tuple[Operation, ...]:

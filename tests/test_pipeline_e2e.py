@@ -243,3 +243,57 @@ def test_paused_user_sync_keeps_extensions_and_refuses_its_settings(stack: Stack
     assert len(stack.sandbox.pbx_store.extensions) == count
     resumed = stack.api("POST", "/api/user-sync/resume")
     assert stack.run(resumed.json()["run_id"])["state"] == "succeeded"
+
+
+def pbx_group(stack: Stack, group_id: str) -> dict[str, Any] | None:
+    link = stack.app.extensions["state"].group_links().get(group_id)
+    return stack.sandbox.pbx_store.groups.get(link.pbx_group_id) if link else None
+
+
+def expected_members(stack: Stack, group_id: str) -> set[int]:
+    store, links = stack.sandbox.graph_store, stack.app.extensions["state"].user_links()
+    return {links[u].ext_id for u in store.transitive_members(group_id) if u in links}
+
+
+def test_groups_follow_entra_through_notifications(stack: Stack) -> None:
+    first_sync(stack)
+    answer = stack.api("PATCH", "/api/settings", {"groups": {"enabled": True}})
+    assert stack.run(answer.json()["run_ids"]["groups"])["state"] == "succeeded"
+    store = stack.sandbox.graph_store
+    groups = list(store.groups.items.values())
+    for group in groups:
+        synced = pbx_group(stack, group["id"])
+        assert synced is not None and synced["name"] == group["displayName"]
+        assert {m["ext_id"] for m in synced["members"]} == expected_members(stack, group["id"])
+    group = groups[0]
+    outsider = next(u for u in members(stack.sandbox)
+                    if u["id"] not in store.transitive_members(group["id"]))
+    graph = graph_of(stack)
+
+    graph.request("POST", f"groups/{group['id']}/members/$ref",
+                  json={"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/"
+                                     f"{outsider['id']}"})
+    graph.request("PATCH", f"groups/{group['id']}", json={"displayName": "Renamed Team"})
+
+    wait_for(lambda: (pbx_group(stack, group["id"]) or {}).get("name") == "Renamed Team"
+             and {m["ext_id"] for m in pbx_group(stack, group["id"])["members"]}
+             == expected_members(stack, group["id"]), timeout=30,
+             what="the renamed group with its new member")
+    assert stack.app.extensions["state"].user_links()[outsider["id"]].ext_id in {
+        m["ext_id"] for m in pbx_group(stack, group["id"])["members"]}
+
+
+def test_disable_can_delete_the_synced_extension_groups(stack: Stack) -> None:
+    first_sync(stack)
+    stack.run(stack.api("PATCH", "/api/settings", {"groups": {"enabled": True}})
+              .json()["run_ids"]["groups"])
+    synced = len(stack.app.extensions["state"].group_links())
+    before = len(stack.sandbox.pbx_store.groups)
+
+    answer = stack.api("POST", "/api/integration/disable", {"delete_groups": True})
+    run = stack.run(answer.json()["run_id"])
+
+    assert synced > 0 and run["state"] == "succeeded"
+    assert len(stack.sandbox.pbx_store.groups) == before - synced
+    assert stack.app.extensions["state"].group_links() == {}
+    assert len(stack.sandbox.pbx_store.extensions) > 0  # extensions were not asked for

@@ -134,7 +134,11 @@ def test_first_save_of_user_settings_queues_a_sync(client: FlaskClient,
 
 def test_sync_now_accepts_the_scopes_this_version_has(client: FlaskClient) -> None:
     assert admin(client, "POST", "/api/sync", {"scope": "users"}).status_code == 202
-    assert admin(client, "POST", "/api/sync", {"scope": "groups"}).status_code == 400
+    off = admin(client, "POST", "/api/sync", {"scope": "groups"})
+    assert off.status_code == 409 and "off in the settings" in off.json["error"]
+    admin(client, "PATCH", "/api/settings", {"groups": {"enabled": True}})
+    assert admin(client, "POST", "/api/sync", {"scope": "groups"}).status_code == 202
+    assert admin(client, "POST", "/api/sync", {"scope": "contacts"}).status_code == 400
     assert admin(client, "POST", "/api/sync", {"scope": "bogus"}).status_code == 400
 
 

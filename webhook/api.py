@@ -16,14 +16,14 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from core.config import Settings
 from core.connection import ConnectionStore, Credentials, check
-from core.integration import flags, set_flags, users_blocked
+from core.integration import flags, groups_blocked, set_flags, users_blocked
 from core.runs import new_run
 from core.state import StateStore
 from core.sync_settings import SettingsInvalid, merge
 from workers.broker import MAINTAIN_SUBSCRIPTIONS, RUN_SYNC, WIND_DOWN, send
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
-SCOPES_AVAILABLE = ("all", "users")
+SCOPES_AVAILABLE = ("all", "users", "groups")
 
 
 def _ext(name: str) -> Any:
@@ -70,6 +70,8 @@ def status() -> Response:
         state=overall,
         connection=(connection.last_check() or {"status": "unchecked"}) if credentials
         else {"status": "not_configured"},
+        groups={"enabled": document["groups"]["enabled"], "paused": current["groups_paused"],
+                "synced": len(state.group_links())},
         users={"enabled": document["users"]["enabled"], "paused": current["users_paused"],
                "pending_changes": _ext("debouncer").pending("users"),
                "synced": len(state.user_links()),
@@ -162,17 +164,22 @@ def patch_settings() -> tuple[Response, int]:
         return _error(409, f"the integration is {current['state']}: settings are read-only")
     if isinstance(patch, dict) and "users" in patch and current["users_paused"]:
         return _error(409, "user sync is paused: its settings are read-only")
+    if isinstance(patch, dict) and "groups" in patch and current["groups_paused"]:
+        return _error(409, "group sync is paused: its settings are read-only")
     try:
         document = merge(state.settings(), patch)
     except SettingsInvalid as exc:
         return _error(400, "invalid settings", fields=exc.errors)
     state.save_settings(document)
     answer: dict[str, Any] = {"settings": document}
-    first_save = isinstance(patch, dict) and "users" in patch and state.redis.set(
-        state.key("settings", "saved", "users"), 1, nx=True)
-    if first_save and document["users"]["enabled"]:  # U10: the first save runs a first sync
-        answer["run_id"] = _queue_run("users", dry_run=False, allow_deletions=False,
-                                      trigger="first save")
+    for part in ("users", "groups"):  # U10, G5: the first save runs a first sync at once
+        first_save = isinstance(patch, dict) and part in patch and state.redis.set(
+            state.key("settings", "saved", part), 1, nx=True)
+        if first_save and document[part]["enabled"]:
+            answer.setdefault("run_ids", {})[part] = _queue_run(
+                part, dry_run=False, allow_deletions=False, trigger="first save")
+    if "users" in answer.get("run_ids", {}):
+        answer["run_id"] = answer["run_ids"]["users"]
     return jsonify(answer), 200
 
 
@@ -186,21 +193,25 @@ def sync_now() -> tuple[Response, int]:
     if scope not in SCOPES_AVAILABLE:
         return _error(400, f"{scope} sync is not available in this version",
                       fields={"scope": [f"available: {', '.join(SCOPES_AVAILABLE)}"]})
-    blocked = users_blocked(flags(_ext("state")))
-    if blocked:
-        return _error(409, blocked)
+    current, document = flags(_ext("state")), _ext("state").settings()
+    parts = [p for p in ("users", "groups") if scope in (p, "all")]
+    reasons = {p: (users_blocked if p == "users" else groups_blocked)(current)
+               or (None if document[p]["enabled"] else f"{p[:-1]} sync is off in the settings")
+               for p in parts}
+    if all(reasons.values()):
+        return _error(409, "; ".join(str(r) for r in reasons.values()))
     run_id = _queue_run(scope, dry_run=bool(body.get("dry_run", False)),
                         allow_deletions=bool(body.get("allow_deletions", False)), trigger="manual")
     return jsonify(run_id=run_id), 202
 
 
-def _wind_down(action: str, delete_extensions: bool) -> str | None:
-    """Queue the deletion or release of synced extensions; returns the run id, if any."""
-    if not delete_extensions and action != "disconnect":
+def _wind_down(action: str, delete_extensions: bool, delete_groups: bool = False) -> str | None:
+    """Queue the deletion or release of synced objects; returns the run id, if any."""
+    if not delete_extensions and not delete_groups and action != "disconnect":
         return None
-    run = new_run("users", trigger=action)
+    run = new_run("all", trigger=action)
     _ext("state").save_run(run)
-    send(_ext("broker"), WIND_DOWN, run["id"], action, delete_extensions)
+    send(_ext("broker"), WIND_DOWN, run["id"], action, delete_extensions, delete_groups)
     return str(run["id"])
 
 
@@ -238,7 +249,8 @@ def disable() -> tuple[Response, int]:
     if isinstance(options, tuple):
         return options
     current = set_flags(_ext("state"), state="disabled")
-    return jsonify(flags=current, run_id=_wind_down("disable", options["delete_extensions"])), 200
+    return jsonify(flags=current, run_id=_wind_down("disable", options["delete_extensions"],
+                                                    options["delete_groups"])), 200
 
 
 @blueprint.post("/integration/enable")
@@ -248,8 +260,7 @@ def enable() -> tuple[Response, int]:
         return _error(409, "the integration is disconnected: PUT /api/connection to connect again")
     current = set_flags(_ext("state"), state="enabled")
     send(_ext("broker"), MAINTAIN_SUBSCRIPTIONS)
-    run_id = None if users_blocked(current) else _queue_run(
-        "users", dry_run=False, allow_deletions=False, trigger="enable")
+    run_id = _queue_run("all", dry_run=False, allow_deletions=False, trigger="enable")
     return jsonify(flags=current, run_id=run_id), 200
 
 
@@ -260,8 +271,28 @@ def disconnect() -> tuple[Response, int]:
     if isinstance(options, tuple):
         return options
     current = set_flags(_ext("state"), state="disconnected")
-    return jsonify(flags=current,
-                   run_id=_wind_down("disconnect", options["delete_extensions"])), 200
+    return jsonify(flags=current, run_id=_wind_down("disconnect", options["delete_extensions"],
+                                                    options["delete_groups"])), 200
+
+
+@blueprint.post("/group-sync/pause")
+@admin_only
+def pause_groups() -> tuple[Response, int]:
+    options = _options("delete_groups")
+    if isinstance(options, tuple):
+        return options
+    current = set_flags(_ext("state"), groups_paused=True)
+    return jsonify(flags=current, run_id=_wind_down("pause", False,
+                                                    options["delete_groups"])), 200
+
+
+@blueprint.post("/group-sync/resume")
+@admin_only
+def resume_groups() -> tuple[Response, int]:
+    current = set_flags(_ext("state"), groups_paused=False)
+    run_id = None if groups_blocked(current) else _queue_run(
+        "groups", dry_run=False, allow_deletions=False, trigger="resume")
+    return jsonify(flags=current, run_id=run_id), 200
 
 
 def _queue_run(scope: str, *, dry_run: bool, allow_deletions: bool, trigger: str) -> str:

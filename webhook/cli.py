@@ -13,6 +13,7 @@ from tqdm import tqdm
 from core.clients import graph_client, pbx_client
 from core.config import Settings
 from core.errors import SyncError
+from core.group_sync import sync_groups
 from core.runs import COUNT_NAMES, new_run
 from core.state import StateStore
 from core.user_sync import sync_users
@@ -24,12 +25,13 @@ def register(app: Flask) -> None:
 
 @click.command("sync")
 @click.option("--dry-run", is_flag=True, help="Plan only: show what would change, change nothing.")
-@click.option("--scope", type=click.Choice(["all", "users"]), default="all", show_default=True,
-              help="What to sync; 'all' is every sync this version has (users).")
+@click.option("--scope", type=click.Choice(["all", "users", "groups"]), default="all",
+              show_default=True, help="What to sync; 'all' runs user sync, then group sync if "
+              "it is on in the settings.")
 @click.option("--allow-deletions", is_flag=True,
               help="Apply deletions even past safety.max_deletions.")
 def sync(dry_run: bool, scope: str, allow_deletions: bool) -> None:
-    """Sync Entra ID users to PBX extensions now."""
+    """Sync Entra ID users to PBX extensions, and groups to extension groups, now."""
     settings: Settings = current_app.extensions["settings"]
     try:
         graph, pbx = graph_client(settings), pbx_client(settings)
@@ -46,16 +48,23 @@ def sync(dry_run: bool, scope: str, allow_deletions: bool) -> None:
             bar["bar"] = tqdm(total=total, desc=phase, unit="op", file=sys.stderr)
         bar["bar"].update(done - bar["bar"].n)
 
+    document = state.settings()
+    records = []
     try:
-        run = sync_users(graph=graph, pbx=pbx, state=state,
-                         run=new_run("users", dry_run=dry_run), allow_deletions=allow_deletions,
-                         progress=progress)
+        if scope in ("all", "users"):
+            records.append(sync_users(graph=graph, pbx=pbx, state=state,
+                                      run=new_run("users", dry_run=dry_run),
+                                      allow_deletions=allow_deletions, progress=progress))
+        if scope == "groups" or (scope == "all" and document["groups"]["enabled"]):
+            records.append(sync_groups(graph=graph, pbx=pbx, state=state,
+                                       run=new_run("groups", dry_run=dry_run),
+                                       allow_deletions=allow_deletions))
     finally:
         if "bar" in bar:
             bar["bar"].close()
         pbx.token_source.close()
-    click.echo(render(run))
-    if run["state"] == "failed":
+    click.echo("\n\n".join(render(run) for run in records))
+    if any(run["state"] == "failed" for run in records):
         sys.exit(1)
 
 

@@ -16,10 +16,18 @@ from typing import Any
 import dramatiq
 
 from core import logs
-from core.apply import apply
+from core.apply import apply, apply_groups
 from core.config import DEFAULT_REDIS_URL
 from core.errors import GraphError, SyncError
-from core.integration import flags, set_flags, users_blocked, wind_down
+from core.group_sync import sync_groups
+from core.integration import (
+    flags,
+    groups_blocked,
+    set_flags,
+    users_blocked,
+    wind_down,
+    wind_down_groups,
+)
 from core.runs import new_run
 from core.subscriptions import delete_all, maintain, renew
 from core.user_sync import sync_users
@@ -61,6 +69,33 @@ def _user_sync(rt: Runtime, run: dict[str, Any], *, incremental: bool,
         logs.run_id.reset(token)
 
 
+def _group_sync(rt: Runtime, run: dict[str, Any], *,
+                allow_deletions: bool = False) -> dict[str, Any]:
+    token = logs.run_id.set(run["id"])
+    try:
+        try:
+            graph = rt.graph()
+        except SyncError as exc:
+            run |= {"state": "failed", "error": str(exc), "summary": f"Group sync failed: {exc}",
+                    "finished_at": _now().isoformat()}
+            rt.state.save_run(run)
+            return run
+        record = sync_groups(graph=graph, pbx=rt.pbx(), state=rt.state, run=run,
+                             allow_deletions=allow_deletions)
+        log.info(record["summary"], extra={"status": record["state"]})
+        return record
+    finally:
+        logs.run_id.reset(token)
+
+
+def _groups_on(rt: Runtime) -> bool:
+    return bool(rt.state.settings()["groups"]["enabled"]) and not groups_blocked(flags(rt.state))
+
+
+def _users_on(rt: Runtime) -> bool:
+    return bool(rt.state.settings()["users"]["enabled"]) and not users_blocked(flags(rt.state))
+
+
 def _retry_for(record: dict[str, Any]) -> dramatiq.Retry:
     delay = record.get("retry_after") or 30
     return dramatiq.Retry(f"user sync failed: {record.get('error')}", delay=int(delay * 1000))
@@ -93,17 +128,20 @@ def sync_changes(kind: str) -> None:
         run = new_run("users", trigger=f"changes:{kind}")
         if not rt.debouncer.take(kind, run["id"]):
             return  # an earlier run took them
-        if not rt.state.settings()["users"]["enabled"] or users_blocked(flags(rt.state)):
-            rt.debouncer.done(kind, run["id"])  # stopped: the next full sync reads everything
-            return
+        records = []
         try:
-            record = _user_sync(rt, run, incremental=True)
+            if _users_on(rt):
+                records.append(_user_sync(rt, run, incremental=True))
+            if _groups_on(rt):  # a user change can change a group's members too
+                group_run = new_run("groups", trigger=f"changes:{kind}")
+                records.append(_group_sync(rt, group_run))
         except BaseException:
             rt.debouncer.give_back(kind, run["id"])
             raise
-        if record["state"] == "failed":
+        failed = next((r for r in records if r["state"] == "failed"), None)
+        if failed is not None:
             rt.debouncer.give_back(kind, run["id"])
-            raise _retry_for(record)
+            raise _retry_for(failed)
         rt.debouncer.done(kind, run["id"])
 
 
@@ -118,13 +156,25 @@ def run_sync(run_id: str, allow_deletions: bool = False) -> None:
     with rt.sync_lock() as held:
         if not held:
             raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS)
-        blocked = users_blocked(flags(rt.state))
-        if blocked:
-            run |= {"state": "failed", "error": blocked, "summary": f"User sync did not run: "
-                    f"{blocked}", "finished_at": _now().isoformat()}
-            rt.state.save_run(run)
-            return
-        _user_sync(rt, run, incremental=False, allow_deletions=allow_deletions)
+        scope = run["scope"]
+        if scope in ("users", "all"):
+            blocked = users_blocked(flags(rt.state))
+            if blocked:
+                run |= {"state": "failed", "error": blocked, "summary": f"User sync did not "
+                        f"run: {blocked}", "finished_at": _now().isoformat()}
+                rt.state.save_run(run)
+            else:
+                _user_sync(rt, run, incremental=False, allow_deletions=allow_deletions)
+        if scope == "groups" or (scope == "all" and _groups_on(rt)):
+            group_run = run if scope == "groups" else new_run(
+                "groups", trigger=run.get("trigger", "manual"), dry_run=run["dry_run"])
+            blocked = groups_blocked(flags(rt.state))
+            if blocked:
+                group_run |= {"state": "failed", "error": blocked, "summary": f"Group sync did "
+                              f"not run: {blocked}", "finished_at": _now().isoformat()}
+                rt.state.save_run(group_run)
+            else:
+                _group_sync(rt, group_run, allow_deletions=allow_deletions)
 
 
 @dramatiq.actor(actor_name=names.RECONCILE, queue_name=names.QUEUE, time_limit=LONG)
@@ -134,7 +184,7 @@ def reconcile(trigger: str = "schedule") -> None:
     if flags(rt.state)["state"] != "enabled":
         return
     maintain_subscriptions.send()
-    if rt.state.settings()["users"]["enabled"] and not users_blocked(flags(rt.state)):
+    if _users_on(rt) or _groups_on(rt):
         run = new_run("all", trigger=trigger)
         rt.state.save_run(run)
         run_sync.send(run["id"])
@@ -180,7 +230,8 @@ def handle_lifecycle(items: list[dict[str, Any]]) -> None:
 
 
 @dramatiq.actor(actor_name=names.WIND_DOWN, queue_name=names.QUEUE, time_limit=LONG)
-def wind_down_integration(run_id: str, action: str, delete_extensions: bool) -> None:
+def wind_down_integration(run_id: str, action: str, delete_extensions: bool,
+                          delete_groups: bool = False) -> None:
     """Carry out disable, disconnect or pause: the flag is already set by the API."""
     rt = runtime()
     run = rt.state.run(run_id)
@@ -200,7 +251,13 @@ def wind_down_integration(run_id: str, action: str, delete_extensions: bool) -> 
         ops = wind_down(rt.state.user_links(), delete=delete_extensions or False,
                         reason=f"integration {action}") if (
             delete_extensions or action == "disconnect") else ()
+        group_ops = wind_down_groups(rt.state.group_links(), delete=delete_groups,
+                                     reason=f"integration {action}") if (
+            delete_groups or action == "disconnect") else ()
+        group_outcome = apply_groups(group_ops, rt.pbx(), rt.state)
         outcome = apply(ops, rt.pbx(), rt.state, now=_now().isoformat())
+        outcome.counts.update(group_outcome.counts)
+        outcome.failures += group_outcome.failures
         if action == "disconnect":
             rt.connection.forget()
             set_flags(rt.state, state="disconnected")
@@ -209,6 +266,7 @@ def wind_down_integration(run_id: str, action: str, delete_extensions: bool) -> 
                 "state": "failed" if errors or outcome.failures else "succeeded",
                 "error": "; ".join(errors) or None, "synced": len(rt.state.user_links())}
         run["summary"] = (f"Integration {action}: {outcome.counts.get('deleted', 0)} extensions "
-                          f"deleted, {outcome.counts.get('released', 0)} released"
+                          f"and extension groups deleted, {outcome.counts.get('released', 0)} "
+                          "released"
                           + (f"; {run['error']}" if run["error"] else "") + ".")
         rt.state.save_run(run)
