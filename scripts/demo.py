@@ -2,7 +2,7 @@
 
 Starts Redis, the sandbox (50 users in 5 groups, contacts, a shared mailbox), the web app
 (gunicorn), a Dramatiq worker and the clock; connects the tenant through the admin API, saves
-the user-sync settings (the first save runs the first sync) and prints the result. Then the
+the user and group sync settings (the first save runs the first syncs) and prints the results. Then the
 sandbox keeps changing a few users through the real Graph writes; Graph notifies the webhook,
 the worker debounces and syncs, and the demo prints each run as the PBX follows. Ctrl-C, or
 `DEMO_SECONDS=N`, stops it; everything it started is stopped and it exits 0.
@@ -121,12 +121,15 @@ def main() -> int:
         print(f"Connect to Entra ID: {body['status']}")
         if status != 200:
             raise RuntimeError(f"the connection failed: {body}")
-        status, body = demo.api("PATCH", "/api/settings", {"users": {"enabled": True}})
+        status, body = demo.api("PATCH", "/api/settings", {"users": {"enabled": True},
+                                                           "groups": {"enabled": True}})
         if status != 200:
             raise RuntimeError(f"the settings were refused: {body}")
-        print("User sync settings saved; the first sync runs:")
+        print("User and group sync settings saved; the first syncs run:")
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not demo.print_new_runs():
+        done = 0
+        while time.monotonic() < deadline and done < 2:
+            done += len(demo.print_new_runs())
             time.sleep(0.5)
         _, status_body = demo.api("GET", "/api/status")
         print(f"Subscriptions at Graph: "

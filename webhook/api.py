@@ -172,14 +172,14 @@ def patch_settings() -> tuple[Response, int]:
         return _error(400, "invalid settings", fields=exc.errors)
     state.save_settings(document)
     answer: dict[str, Any] = {"settings": document}
-    for part in ("users", "groups"):  # U10, G5: the first save runs a first sync at once
-        first_save = isinstance(patch, dict) and part in patch and state.redis.set(
-            state.key("settings", "saved", part), 1, nx=True)
-        if first_save and document[part]["enabled"]:
-            answer.setdefault("run_ids", {})[part] = _queue_run(
-                part, dry_run=False, allow_deletions=False, trigger="first save")
-    if "users" in answer.get("run_ids", {}):
-        answer["run_id"] = answer["run_ids"]["users"]
+    first = [part for part in ("users", "groups")  # U10, G5: a first save syncs at once
+             if isinstance(patch, dict) and part in patch and document[part]["enabled"]
+             and state.redis.set(state.key("settings", "saved", part), 1, nx=True)]
+    if first:  # both at once: one run, users first, so that groups find their extensions
+        scope = first[0] if len(first) == 1 else "all"
+        answer["run_id"] = _queue_run(scope, dry_run=False, allow_deletions=False,
+                                      trigger="first save")
+        answer["run_ids"] = {scope: answer["run_id"]}
     return jsonify(answer), 200
 
 
