@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -19,6 +20,7 @@ from core import logs
 from core.apply import apply, apply_groups
 from core.config import DEFAULT_REDIS_URL
 from core.errors import GraphError, SyncError
+from core.graph import GraphClient
 from core.group_sync import sync_groups
 from core.integration import (
     flags,
@@ -52,36 +54,30 @@ def _user_sync(rt: Runtime, run: dict[str, Any], *, incremental: bool,
     """One user sync; the caller holds the sync lock, so no other run can be `running`."""
     for stale in rt.state.mark_interrupted(_now().isoformat()):
         log.warning(f"run {stale} was interrupted by a stopped worker")
-    token = logs.run_id.set(run["id"])
-    try:
-        try:
-            graph = rt.graph()
-        except SyncError as exc:
-            run |= {"state": "failed", "error": str(exc), "summary": f"User sync failed: {exc}",
-                    "finished_at": _now().isoformat()}
-            rt.state.save_run(run)
-            return run
-        record = sync_users(graph=graph, pbx=rt.pbx(), state=rt.state, run=run,
-                            incremental=incremental, allow_deletions=allow_deletions)
-        log.info(record["summary"], extra={"status": record["state"]})
-        return record
-    finally:
-        logs.run_id.reset(token)
+    return _logged_run(rt, run, "User", lambda graph: sync_users(
+        graph=graph, pbx=rt.pbx(), state=rt.state, run=run, incremental=incremental,
+        allow_deletions=allow_deletions))
 
 
 def _group_sync(rt: Runtime, run: dict[str, Any], *,
                 allow_deletions: bool = False) -> dict[str, Any]:
+    return _logged_run(rt, run, "Group", lambda graph: sync_groups(
+        graph=graph, pbx=rt.pbx(), state=rt.state, run=run, allow_deletions=allow_deletions))
+
+
+def _logged_run(rt: Runtime, run: dict[str, Any], title: str,
+                work: Callable[[GraphClient], dict[str, Any]]) -> dict[str, Any]:
+    """Run `work` with a Graph client, its log lines carrying the run id; not connected → failed."""
     token = logs.run_id.set(run["id"])
     try:
         try:
             graph = rt.graph()
         except SyncError as exc:
-            run |= {"state": "failed", "error": str(exc), "summary": f"Group sync failed: {exc}",
+            run |= {"state": "failed", "error": str(exc), "summary": f"{title} sync failed: {exc}",
                     "finished_at": _now().isoformat()}
             rt.state.save_run(run)
             return run
-        record = sync_groups(graph=graph, pbx=rt.pbx(), state=rt.state, run=run,
-                             allow_deletions=allow_deletions)
+        record = work(graph)
         log.info(record["summary"], extra={"status": record["state"]})
         return record
     finally:
