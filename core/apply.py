@@ -37,10 +37,15 @@ from core.group_plan import (
 )
 from core.pbx import PbxClient
 from core.plan import Adopt, Create, Delete, Link, Operation, Release, Skip, Update
+from core.presence import PresenceUpdate
 
 CAPACITY_REASON = "the PBX has no free extension capacity"
 WELCOME_BATCH = 100
 _ORDER = {Release: 0, Delete: 1, Update: 2, Adopt: 3, Create: 4, Skip: 5}
+
+
+class PresenceBook(Protocol):
+    def mark_presence_seen(self, user_id: str, availability: str) -> None: ...
 
 
 class LinkBook(Protocol):
@@ -261,3 +266,22 @@ def _one_group(op: GroupOperation, pbx: PbxClient, book: LinkBook, outcome: Outc
         outcome.counts["created"] += 1
     else:
         outcome.skip(op, op.reason)
+
+
+def apply_presence(updates: Iterable[PresenceUpdate], pbx: PbxClient,
+                   book: PresenceBook) -> Outcome:
+    """Set each extension's presence; one failure does not stop the others."""
+    outcome = Outcome()
+    for update in updates:
+        try:
+            pbx.update_extension(update.ext_id, {"presence_status": update.status})
+        except PbxNotFoundError:
+            continue  # the extension went away; the next user sync sees to it
+        except SyncError as exc:
+            outcome.counts["failed"] += 1
+            outcome.failures.append({"user_id": update.user_id, "name": update.number,
+                                     "operation": "presence", "reason": str(exc)})
+            continue
+        book.mark_presence_seen(update.user_id, update.availability)
+        outcome.counts["updated"] += 1
+    return outcome

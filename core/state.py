@@ -71,6 +71,21 @@ class StateStore:
     def drop_group_link(self, group_id: str) -> None:
         self.redis.hdel(self.key("links", "groups"), group_id)
 
+    # presence ----------------------------------------------------------------------------
+    def presence_preferences(self) -> dict[str, dict[str, Any]]:
+        raw = self.redis.hgetall(self.key("presence", "preferences"))
+        return {_text(k): json.loads(v) for k, v in raw.items()}
+
+    def set_presence_preference(self, number: str, preference: dict[str, Any]) -> None:
+        self.redis.hset(self.key("presence", "preferences"), number, json.dumps(preference))
+
+    def presence_seen(self) -> dict[str, str]:
+        raw = self.redis.hgetall(self.key("presence", "seen"))
+        return {_text(k): _text(v) for k, v in raw.items()}
+
+    def mark_presence_seen(self, user_id: str, availability: str) -> None:
+        self.redis.hset(self.key("presence", "seen"), user_id, availability)
+
     # delta links -------------------------------------------------------------------------
     def delta_link(self, name: str) -> str | None:
         value = self.redis.get(self.key("delta", name))

@@ -103,3 +103,24 @@ def test_a_new_schedule_is_picked_up_without_a_restart() -> None:
         scheduler.shutdown(wait=False)
     assert first == "local[daily 00:30 UTC]"
     assert second == "local[monday 04:00 UTC]"
+
+
+def test_presence_polls_once_per_interval_and_only_when_on() -> None:
+    redis_client = fakeredis.FakeRedis()
+    state = StateStore(redis_client)
+    broker = StubBroker()
+    broker.declare_queue("default")
+    clocks = [Clock(state, broker, BackgroundScheduler()) for _ in range(2)]
+    for clock in clocks:
+        clock.presence_interval = 30
+    at = dt.datetime(2026, 11, 25, 9, 0, 5, tzinfo=dt.UTC)
+
+    off = clocks[0].presence(at)
+    state.save_settings(merge(defaults(), {"presence": {"enabled": True}}))
+    sent = [clock.presence(at) for clock in clocks] + [
+        clocks[1].presence(at + dt.timedelta(seconds=20)),
+        clocks[1].presence(at + dt.timedelta(seconds=30))]
+
+    assert off is False and sent == [True, False, False, True]
+    assert [json.loads(m)["actor_name"] for m in broker.queues["default"].queue] == [
+        "poll_presence", "poll_presence"]

@@ -297,3 +297,36 @@ def test_disable_can_delete_the_synced_extension_groups(stack: Stack) -> None:
     assert len(stack.sandbox.pbx_store.groups) == before - synced
     assert stack.app.extensions["state"].group_links() == {}
     assert len(stack.sandbox.pbx_store.extensions) > 0  # extensions were not asked for
+
+
+def test_teams_presence_reaches_extensions_one_way(stack: Stack) -> None:
+    from workers.broker import POLL_PRESENCE, send
+
+    first_sync(stack)
+    assert stack.api("PATCH", "/api/settings", {"presence": {"enabled": True}}).status_code == 200
+    links = stack.app.extensions["state"].user_links()
+    ada, bob = [u for u in members(stack.sandbox) if u["id"] in links][:2]
+    ada_ext, bob_ext = links[ada["id"]], links[bob["id"]]
+    mapped = stack.api("PUT", f"/api/extensions/{ada_ext.number}/presence",
+                       {"enabled": True, "map": {"Busy": "business_trip"}})
+    graph = graph_of(stack)
+    for user in (ada, bob):
+        graph.request("POST", f"users/{user['id']}/presence/setPresence", json={
+            "sessionId": stack.credentials["client_id"], "availability": "Busy",
+            "activity": "InACall"})
+
+    def presence_of(ext_id: int) -> str:
+        return str(stack.sandbox.pbx_store.extensions[ext_id]["presence_status"])
+
+    send(stack.app.extensions["broker"], POLL_PRESENCE)
+    wait_for(lambda: presence_of(ada_ext.ext_id) == "business_trip"
+             and presence_of(bob_ext.ext_id) == "away", timeout=20, what="the presence")
+    stack.sandbox.pbx_store.extensions.change(bob_ext.ext_id, {"presence_status": "lunch"})
+    send(stack.app.extensions["broker"], POLL_PRESENCE)
+    time.sleep(2)
+
+    assert mapped.status_code == 200 and mapped.json()["map"]["Available"] == "available"
+    assert presence_of(bob_ext.ext_id) == "lunch"  # set on the PBX, Teams unchanged: kept
+    assert stack.api("GET", "/api/extensions/99999/presence").status_code == 404
+    assert stack.api("PUT", f"/api/extensions/{ada_ext.number}/presence",
+                     {"map": {"Busy": "asleep"}}).status_code == 400

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from core.config import Settings
 from core.connection import ConnectionStore, Credentials, check
 from core.integration import flags, groups_blocked, set_flags, users_blocked
+from core.presence import effective, map_errors
 from core.runs import new_run
 from core.state import StateStore
 from core.sync_settings import SettingsInvalid, merge
@@ -316,3 +317,30 @@ def run(run_id: str) -> tuple[Response, int]:
     if record is None:
         return _error(404, "no such run")
     return jsonify(record), 200
+
+
+def _synced_number(number: str) -> bool:
+    return any(link.number == number for link in _ext("state").user_links().values())
+
+
+@blueprint.get("/extensions/<number>/presence")
+@admin_only
+def get_presence_preference(number: str) -> tuple[Response, int]:
+    if not _synced_number(number):
+        return _error(404, f"extension {number} is not synced from Entra ID")
+    return jsonify(effective(_ext("state").presence_preferences().get(number))), 200
+
+
+@blueprint.put("/extensions/<number>/presence")
+@admin_only
+def put_presence_preference(number: str) -> tuple[Response, int]:
+    """P2: turn Teams presence on or off for an extension, and map availability to presence."""
+    if not _synced_number(number):
+        return _error(404, f"extension {number} is not synced from Entra ID")
+    preference = request.get_json(silent=True)
+    errors = map_errors(preference)
+    if errors:
+        return _error(400, "invalid presence settings", fields=errors)
+    stored = {"enabled": preference.get("enabled", True), "map": preference.get("map", {})}
+    _ext("state").set_presence_preference(number, stored)
+    return jsonify(effective(stored)), 200

@@ -7,6 +7,7 @@ here, with Graph's Retry-After when it gave one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import dramatiq
+from redis.exceptions import LockError
 
 from core import logs
 from core.apply import apply, apply_groups
@@ -30,6 +32,7 @@ from core.integration import (
     wind_down,
     wind_down_groups,
 )
+from core.presence_sync import sync_presence
 from core.runs import new_run
 from core.subscriptions import delete_all, maintain, renew
 from core.user_sync import sync_users
@@ -266,3 +269,29 @@ def wind_down_integration(run_id: str, action: str, delete_extensions: bool,
                           "released"
                           + (f"; {run['error']}" if run["error"] else "") + ".")
         rt.state.save_run(run)
+
+
+@dramatiq.actor(actor_name=names.POLL_PRESENCE, queue_name=names.QUEUE, max_retries=0)
+def poll_presence() -> None:
+    """P1-P3: Teams presence onto extension presence, as often as the clock asks.
+
+    Presence takes its own short lock, not the sync lock: it only sets presence, and must not
+    wait behind a long sync. A failed poll is not retried: the next one comes soon.
+    """
+    rt = runtime()
+    if not rt.state.settings()["presence"]["enabled"] or flags(rt.state)["state"] != "enabled":
+        return
+    lock = rt.redis.lock("eps:lock:presence", timeout=120, blocking=False)
+    if not lock.acquire():
+        return
+    try:
+        result = sync_presence(graph=rt.graph(), pbx=rt.pbx(), state=rt.state)
+    except SyncError as exc:
+        log.warning(f"presence poll failed: {exc}")
+        return
+    finally:
+        with contextlib.suppress(LockError):
+            lock.release()
+    if result["updated"] or result["failed"]:
+        log.info(f"presence: {result['updated']} extensions updated, {result['failed']} failed "
+                 f"of {result['checked']} users")

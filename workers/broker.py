@@ -21,6 +21,7 @@ RECONCILE = "reconcile"
 MAINTAIN_SUBSCRIPTIONS = "maintain_subscriptions"
 HANDLE_LIFECYCLE = "handle_lifecycle"
 WIND_DOWN = "wind_down_integration"
+POLL_PRESENCE = "poll_presence"
 
 
 def make_broker(url: str, *, worker: bool = False) -> RedisBroker:

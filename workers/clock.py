@@ -27,7 +27,7 @@ from core.config import Settings
 from core.connection import ConnectionStore, secret_warning
 from core.secret_box import SecretBox
 from core.state import StateStore
-from workers.broker import MAINTAIN_SUBSCRIPTIONS, RECONCILE, make_broker, send
+from workers.broker import MAINTAIN_SUBSCRIPTIONS, POLL_PRESENCE, RECONCILE, make_broker, send
 
 log = logging.getLogger("clock")
 CLAIM_TTL = 7 * 24 * 3600
@@ -83,15 +83,22 @@ class Clock:
         self.state, self.broker, self.scheduler = state, broker, scheduler
         self.connection, self.settings = connection, settings
         self.current: dict[str, Any] | None = None
+        self.presence_interval: int | None = None
 
-    def claim(self, job: str, when: dt.datetime) -> bool:
-        """True for the first clock process to claim `job` at this minute."""
-        key = self.state.key("clock", job, when.astimezone(dt.UTC).strftime("%Y%m%dT%H%M"))
+    def claim(self, job: str, stamp: str) -> bool:
+        """True for the first clock process to claim `job` for this stamp."""
+        key = self.state.key("clock", job, stamp)
         return bool(self.state.redis.set(key, 1, nx=True, ex=CLAIM_TTL))
 
     def refresh(self) -> None:
-        """(Re)schedule the reconciliation when the schedule setting changed."""
-        schedule = dict(self.state.settings()["schedule"])
+        """(Re)schedule the reconciliation and the presence poll when their settings changed."""
+        settings = self.state.settings()
+        interval = int(settings["presence"]["poll_interval_seconds"])
+        if interval != self.presence_interval:
+            self.scheduler.add_job(self.presence, "interval", seconds=interval, id="presence",
+                                   replace_existing=True, coalesce=True, max_instances=1)
+            self.presence_interval = interval
+        schedule = dict(settings["schedule"])
         if schedule == self.current:
             return
         self.scheduler.add_job(self.reconcile, trigger_for(schedule), id="reconcile",
@@ -101,15 +108,28 @@ class Clock:
                  f"{schedule['timezone']}")
 
     def reconcile(self, now: dt.datetime | None = None) -> bool:
-        if not self.claim("reconcile", now or dt.datetime.now(dt.UTC)):
+        when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        if not self.claim("reconcile", when.strftime("%Y%m%dT%H%M")):
             return False
         send(self.broker, RECONCILE, "schedule")
+        return True
+
+    def presence(self, now: dt.datetime | None = None) -> bool:
+        """Ask for a presence poll (the actor does nothing while presence sync is off)."""
+        when = now or dt.datetime.now(dt.UTC)
+        interval = self.presence_interval or 30
+        bucket = int(when.timestamp() // interval)
+        if not self.state.settings()["presence"]["enabled"]:
+            return False
+        if not self.claim("presence", f"{interval}s-{bucket}"):
+            return False
+        send(self.broker, POLL_PRESENCE)
         return True
 
     def upkeep(self, now: dt.datetime | None = None) -> bool:
         """Hourly: keep the subscriptions alive, and warn of a client secret about to expire."""
         now = now or dt.datetime.now(dt.UTC)
-        if not self.claim("upkeep", now.replace(minute=0)):
+        if not self.claim("upkeep", now.astimezone(dt.UTC).strftime("%Y%m%dT%H")):
             return False
         send(self.broker, MAINTAIN_SUBSCRIPTIONS)
         if self.connection is not None and self.settings is not None:

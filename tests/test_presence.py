@@ -1,0 +1,47 @@
+"""Teams presence onto extension presence: the defaults of SPEC P2, maps, and one-way updates."""
+
+from __future__ import annotations
+
+from core.entra import Presence
+from core.presence import DEFAULT_MAP, PresenceUpdate, effective, map_errors, plan_presence, target
+
+EXTS = {"u1": (11, "1001"), "u2": (12, "1002")}
+
+
+def test_defaults_follow_the_specification() -> None:
+    mapping = effective(None)["map"]
+
+    assert [target(a, mapping) for a in ("Available", "Busy", "DoNotDisturb", "BeRightBack",
+                                          "Away", "Offline")] == [
+        "available", "away", "do_not_disturb", "lunch", "off_work", "off_work"]
+    assert target("PresenceUnknown", mapping) is None
+    assert target("focusing", mapping) is None  # an open string we do not know: no change
+
+
+def test_availability_is_matched_whatever_its_case() -> None:
+    assert target("busy", DEFAULT_MAP) == target("BUSY", DEFAULT_MAP) == "away"
+
+
+def test_a_partial_map_keeps_the_defaults_for_the_rest() -> None:
+    chosen = effective({"enabled": True, "map": {"busy": "business_trip"}})
+
+    assert chosen["map"]["Busy"] == "business_trip"
+    assert chosen["map"]["Available"] == "available"
+
+
+def test_bad_maps_are_refused_field_by_field() -> None:
+    errors = map_errors({"enabled": "yes", "map": {"Busy": "napping", "Sleeping": "away"},
+                         "colour": "red"})
+
+    assert set(errors) == {"enabled", "map.Busy", "map.Sleeping", "colour"}
+    assert map_errors({"enabled": False, "map": {"PresenceUnknown": "away"}}) == {}
+
+
+def test_only_changed_availability_is_applied_and_disabled_extensions_are_left_alone() -> None:
+    presences = [Presence("u1", "Busy"), Presence("u2", "Available"), Presence("u9", "Busy")]
+
+    first = plan_presence(presences, EXTS, {"1002": {"enabled": False}}, {})
+    again = plan_presence(presences, EXTS, {}, {"u1": "Busy", "u2": "Available"})
+
+    assert first == (PresenceUpdate("u1", 11, "1001", "Busy", "away"),)
+    assert again == ()
