@@ -17,6 +17,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from core.contact_plan import (
+    BookLink,
+    ContactLink,
+    ContactOperation,
+    CreateBook,
+    CreateContact,
+    DeleteBook,
+    DeleteContact,
+    RenameBook,
+    SkipContact,
+    UpdateContact,
+)
 from core.errors import (
     AuthError,
     PbxDuplicateError,
@@ -66,21 +78,23 @@ class Outcome:
     created_ids: list[int] = field(default_factory=list)
     unresolved: list[Create] = field(default_factory=list)  # created, id not known yet
 
-    def fail(self, op: Operation | GroupOperation, reason: str) -> None:
+    def fail(self, op: Any, reason: str) -> None:
         self.counts["failed"] += 1
         self.failures.append(_subject(op) | {"operation": type(op).__name__.lower(),
                                              "reason": reason})
 
-    def skip(self, op: Operation | GroupOperation, reason: str) -> None:
+    def skip(self, op: Any, reason: str) -> None:
         self.counts["skipped"] += 1
         self.skipped.append(_subject(op) | {"reason": reason})
 
 
-def _subject(op: Operation | GroupOperation) -> dict[str, str]:
-    """Who an operation is about: a user (`user_id`) or a group (`group_id`), and its name."""
+def _subject(op: Any) -> dict[str, str]:
+    """Who an operation is about: a user, a group or a contact, and its name."""
     if hasattr(op, "group_id"):
         return {"group_id": op.group_id, "name": op.name}
-    return {"user_id": op.user_id, "name": op.label}
+    if hasattr(op, "user_id"):
+        return {"user_id": op.user_id, "name": op.label}
+    return {"contact": op.key, "name": getattr(op, "label", getattr(op, "name", op.key))}
 
 
 def ordered(ops: Iterable[Operation]) -> list[Operation]:
@@ -285,3 +299,66 @@ def apply_presence(updates: Iterable[PresenceUpdate], pbx: PbxClient,
         book.mark_presence_seen(update.user_id, update.availability)
         outcome.counts["updated"] += 1
     return outcome
+
+
+_CONTACT_ORDER = {DeleteContact: 0, DeleteBook: 1, CreateBook: 2, RenameBook: 3,
+                  UpdateContact: 4, CreateContact: 5, SkipContact: 6}
+
+
+class ContactBook(Protocol):
+    def book_links(self) -> dict[str, BookLink]: ...
+    def put_book_link(self, link: BookLink) -> None: ...
+    def drop_book_link(self, key: str) -> None: ...
+    def put_contact_link(self, link: ContactLink) -> None: ...
+    def drop_contact_link(self, key: str) -> None: ...
+
+
+def apply_contacts(ops: Iterable[ContactOperation], pbx: PbxClient, book: ContactBook) -> Outcome:
+    """Carry out phonebook and company-contact operations, deletions first.
+
+    A contact still in a phonebook cannot be deleted (70091), so it leaves its phonebooks first.
+    """
+    outcome = Outcome()
+    for op in sorted(ops, key=lambda o: _CONTACT_ORDER[type(o)]):
+        try:
+            _one_contact(op, pbx, book, outcome)
+        except SyncError as exc:
+            outcome.fail(op, str(exc))
+    return outcome
+
+
+def _one_contact(op: ContactOperation, pbx: PbxClient, book: ContactBook,
+                 outcome: Outcome) -> None:
+    if isinstance(op, DeleteContact):
+        with contextlib.suppress(PbxNotFoundError):
+            pbx.update_company_contact(op.pbx_id, {"phonebook_id_list": []})
+            pbx.delete_company_contact(op.pbx_id)
+        book.drop_contact_link(op.key)
+        outcome.counts["deleted"] += 1
+    elif isinstance(op, DeleteBook):
+        try:
+            pbx.delete_phonebook(op.pbx_id)
+        except PbxError as exc:
+            if exc.errcode not in (60001, 70093):  # anything but "already gone"
+                raise
+        book.drop_book_link(op.key)
+    elif isinstance(op, CreateBook):
+        book.put_book_link(BookLink(op.key, pbx.create_phonebook(op.name), op.name))
+    elif isinstance(op, RenameBook):
+        pbx.rename_phonebook(op.pbx_id, op.name)
+        book.put_book_link(BookLink(op.key, op.pbx_id, op.name))
+    elif isinstance(op, CreateContact | UpdateContact):
+        phonebook = book.book_links().get(op.book_key)
+        if phonebook is None:
+            raise SyncError(f"the phonebook of {op.label} could not be created")
+        fields = dict(op.fields) | {"phonebook_id_list": [phonebook.pbx_id]}
+        if isinstance(op, CreateContact):
+            pbx_id = pbx.create_company_contact(fields)
+            outcome.counts["created"] += 1
+        else:
+            pbx.update_company_contact(op.pbx_id, fields)
+            pbx_id = op.pbx_id
+            outcome.counts["updated"] += 1
+        book.put_contact_link(ContactLink(op.key, pbx_id, op.book_key))
+    else:
+        outcome.skip(op, op.reason)

@@ -235,6 +235,9 @@ class PbxClient:
                                                     "add_contacts_id_list": list(add),
                                                     "del_contacts_id_list": list(remove)})
 
+    def rename_phonebook(self, phonebook_id: int, name: str) -> None:
+        self.call("POST", "phonebook/update", json={"id": phonebook_id, "name": name})
+
     def delete_phonebook(self, phonebook_id: int) -> None:
         self.call("GET", "phonebook/delete", params={"id": phonebook_id})
 

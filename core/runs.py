@@ -11,7 +11,8 @@ from core.apply import Outcome
 from core.state import StateStore
 
 COUNT_NAMES = ("created", "updated", "deleted", "released", "linked", "skipped", "failed")
-_NOUNS = {"groups": ("Group", "groups", "PBX extension groups")}
+_NOUNS = {"groups": ("Group", "groups", "PBX extension groups"),
+          "contacts": ("Contact", "contacts", "PBX phonebooks")}
 _DEFAULT_NOUNS = ("User", "users", "PBX extensions")
 
 

@@ -3,6 +3,7 @@ and run history. The only module of `core/` that talks to Redis.
 
 Keys live under one namespace (default `eps`):
 `links:users` (hash user id → link), `links:groups` (hash group id → extension group),
+`links:phonebooks` and `links:contacts` (synced phonebooks and company contacts),
 `pending:users` (hash user id → number being created),
 `released:users` (hash user id → what was released and why), `delta:<name>`, `settings`,
 `runs` (list of the newest run ids, capped) and `run:<id>` (a run record, expiring).
@@ -15,6 +16,7 @@ from typing import Any
 
 import redis
 
+from core.contact_plan import BookLink, ContactLink
 from core.group_plan import GroupLink
 from core.plan import Link
 from core.sync_settings import defaults, validate_document
@@ -70,6 +72,26 @@ class StateStore:
 
     def drop_group_link(self, group_id: str) -> None:
         self.redis.hdel(self.key("links", "groups"), group_id)
+
+    def book_links(self) -> dict[str, BookLink]:
+        raw = self.redis.hgetall(self.key("links", "phonebooks"))
+        return {_text(k): BookLink(**json.loads(v)) for k, v in raw.items()}
+
+    def put_book_link(self, link: BookLink) -> None:
+        self.redis.hset(self.key("links", "phonebooks"), link.key, json.dumps(link.__dict__))
+
+    def drop_book_link(self, key: str) -> None:
+        self.redis.hdel(self.key("links", "phonebooks"), key)
+
+    def contact_links(self) -> dict[str, ContactLink]:
+        raw = self.redis.hgetall(self.key("links", "contacts"))
+        return {_text(k): ContactLink(**json.loads(v)) for k, v in raw.items()}
+
+    def put_contact_link(self, link: ContactLink) -> None:
+        self.redis.hset(self.key("links", "contacts"), link.key, json.dumps(link.__dict__))
+
+    def drop_contact_link(self, key: str) -> None:
+        self.redis.hdel(self.key("links", "contacts"), key)
 
     # presence ----------------------------------------------------------------------------
     def presence_preferences(self) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,99 @@
+"""Outlook contacts → PBX phonebooks (O1-O3), against the sandbox with a real Redis."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from core.graph import GraphClient
+from core.pbx import PbxClient
+from core.runs import new_run
+from core.state import StateStore
+from core.sync_settings import merge
+from core.user_sync import sync_users
+from sandbox.runner import Sandbox
+from sandbox.seed import seed_tenant
+
+
+def contacts_run(graph: GraphClient, pbx: PbxClient, state: StateStore) -> dict[str, Any]:
+    from core.contact_sync import sync_contacts
+
+    return sync_contacts(graph=graph, pbx=pbx, state=state, run=new_run("contacts"))
+
+
+@pytest.fixture
+def synced(sandbox: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> Sandbox:
+    seed_tenant(sandbox.graph_store, 40)
+    sync_users(graph=graph, pbx=pbx, state=state, run=new_run("users"))
+    state.save_settings(merge(state.settings(), {"contacts": {
+        "personal": {"enabled": True}, "shared": {"enabled": True}}}))
+    return sandbox
+
+
+def outlook(sandbox: Sandbox, user_id: str) -> list[dict[str, Any]]:
+    box = sandbox.graph_store.mailbox(user_id)
+    return list(box.contacts[box.default_folder].items.values())
+
+
+def valid(contact: dict[str, Any]) -> bool:
+    has_name = bool(contact.get("givenName") or contact.get("surname"))
+    has_number = bool(contact.get("mobilePhone") or contact.get("homePhones")
+                      or contact.get("businessPhones"))
+    return has_name and has_number
+
+
+def test_contacts_land_in_one_phonebook_per_mailbox_and_invalid_ones_are_reported(
+        synced: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    store = synced.graph_store
+    links = state.user_links()
+    expected = {uid: outlook(synced, uid) for uid in store.mailboxes}
+    shared = [uid for uid, s in store.mailbox_settings.items() if s.get("userPurpose") == "shared"]
+
+    run = contacts_run(graph, pbx, state)
+
+    books = {b["name"]: b for b in pbx.phonebooks()}
+    want_valid = sum(sum(map(valid, cs)) for uid, cs in expected.items()
+                     if uid in links or uid in shared)
+    want_invalid = sum(len(cs) - sum(map(valid, cs)) for uid, cs in expected.items()
+                       if uid in links or uid in shared)
+    assert run["state"] == "succeeded" and run["counts"]["failed"] == 0
+    assert run["counts"]["created"] == want_valid and run["counts"]["skipped"] == want_invalid
+    assert "Sales Desk" in books
+    for uid in links:
+        if any(valid(c) for c in expected.get(uid, [])):
+            assert f"{links[uid].label} ({links[uid].number})" in books
+    assert all(r["reason"].startswith("a contact needs") for r in run["skipped"])
+    assert contacts_run(graph, pbx, state)["counts"]["created"] == 0
+
+
+def test_outlook_changes_and_deletions_follow(synced: Sandbox, graph: GraphClient,
+                                             pbx: PbxClient, state: StateStore) -> None:
+    contacts_run(graph, pbx, state)
+    owner = next(uid for uid in state.user_links()
+                 if sum(map(valid, outlook(synced, uid))) >= 2)
+    first, second = [c for c in outlook(synced, owner) if valid(c)][:2]
+
+    graph.request("PATCH", f"users/{owner}/contacts/{first['id']}",
+                  json={"mobilePhone": "+1 555 0100"})
+    graph.request("DELETE", f"users/{owner}/contacts/{second['id']}")
+    run = contacts_run(graph, pbx, state)
+
+    links = state.contact_links()
+    rows = {int(r["id"]): r for r in pbx.company_contacts()}
+    assert run["counts"]["updated"] == 1 and run["counts"]["deleted"] == 1
+    assert rows[links[f"{owner}/{first['id']}"].pbx_id]["mobile"] == "+1 555 0100"
+    assert f"{owner}/{second['id']}" not in links
+
+
+def test_turning_personal_contacts_off_removes_their_phonebooks(
+        synced: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    contacts_run(graph, pbx, state)
+    state.save_settings(merge(state.settings(), {"contacts": {"personal": {"enabled": False}}}))
+
+    run = contacts_run(graph, pbx, state)
+
+    names = [b["name"] for b in pbx.phonebooks()]
+    assert run["state"] == "succeeded" and run["counts"]["deleted"] > 0
+    assert sorted(names) == ["All Company Contacts_Phonebook", "Sales Desk"]
+    assert all(link.book_key.startswith("mailbox:") for link in state.contact_links().values())
