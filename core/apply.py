@@ -319,12 +319,29 @@ def apply_contacts(ops: Iterable[ContactOperation], pbx: PbxClient, book: Contac
     A contact still in a phonebook cannot be deleted (70091), so it leaves its phonebooks first.
     """
     outcome = Outcome()
+    full = False
     for op in sorted(ops, key=lambda o: _CONTACT_ORDER[type(o)]):
         try:
             _one_contact(op, pbx, book, outcome)
+        except PbxLimitError:
+            full = True
+            outcome.skip(op, PHONEBOOKS_FULL)
+        except _NoPhonebook:
+            if full:
+                outcome.skip(op, PHONEBOOKS_FULL)
+            else:
+                outcome.fail(op, "its phonebook could not be created")
         except SyncError as exc:
             outcome.fail(op, str(exc))
     return outcome
+
+
+PHONEBOOKS_FULL = ("the PBX has no room for more phonebooks (200, or 500 from 1,000 "
+                   "extensions)")
+
+
+class _NoPhonebook(SyncError):
+    """The phonebook a contact belongs in does not exist: its creation failed."""
 
 
 def _one_contact(op: ContactOperation, pbx: PbxClient, book: ContactBook,
@@ -350,7 +367,7 @@ def _one_contact(op: ContactOperation, pbx: PbxClient, book: ContactBook,
     elif isinstance(op, CreateContact | UpdateContact):
         phonebook = book.book_links().get(op.book_key)
         if phonebook is None:
-            raise SyncError(f"the phonebook of {op.label} could not be created")
+            raise _NoPhonebook(op.book_key)
         fields = dict(op.fields) | {"phonebook_id_list": [phonebook.pbx_id]}
         if isinstance(op, CreateContact):
             pbx_id = pbx.create_company_contact(fields)

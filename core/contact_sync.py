@@ -49,10 +49,11 @@ def _book(key: str, name: str, mailbox_id: str, graph: GraphClient) -> WantedBoo
                       tuple(skipped))
 
 
-def read_books(graph: GraphClient, state: StateStore,
-               rules: dict[str, Any]) -> tuple[list[WantedBook], list[tuple[str, str]]]:
-    """The phonebooks that should exist, and the mailboxes that could not be used."""
-    books, problems = [], []
+def mailboxes_in_range(graph: GraphClient, state: StateStore, rules: dict[str, Any],
+                       problems: list[tuple[str, str]] | None = None) -> list[tuple[str, str, str]]:
+    """(phonebook key, phonebook name, mailbox id) of every mailbox whose contacts are synced."""
+    found = []
+    problems = problems if problems is not None else []
     personal, shared = rules["personal"], rules["shared"]
     if personal["enabled"]:
         links = state.user_links()
@@ -62,17 +63,21 @@ def read_books(graph: GraphClient, state: StateStore,
             for group_id in personal["group_ids"]:
                 members.update(graph.group_user_ids(group_id, transitive=True))
             scope &= members
-        for user_id in sorted(scope):
-            link = links[user_id]
-            book = _book(f"user:{user_id}", f"{link.label} ({link.number})", user_id, graph)
-            if book is not None:
-                books.append(book)
+        found += [(f"user:{uid}", f"{links[uid].label} ({links[uid].number})", uid)
+                  for uid in sorted(scope)]
     if shared["enabled"]:
         mapped = {m["mailbox"].lower(): m["phonebook"] for m in shared["mailboxes"]}
-        for mailbox_id, name in _shared_mailboxes(graph, shared, mapped, problems):
-            book = _book(f"mailbox:{mailbox_id}", name, mailbox_id, graph)
-            if book is not None:
-                books.append(book)
+        found += [(f"mailbox:{mid}", name, mid)
+                  for mid, name in _shared_mailboxes(graph, shared, mapped, problems)]
+    return found
+
+
+def read_books(graph: GraphClient, state: StateStore,
+               rules: dict[str, Any]) -> tuple[list[WantedBook], list[tuple[str, str]]]:
+    """The phonebooks that should exist, and the mailboxes that could not be used."""
+    problems: list[tuple[str, str]] = []
+    books = [book for key, name, mailbox_id in mailboxes_in_range(graph, state, rules, problems)
+             if (book := _book(key, name, mailbox_id, graph)) is not None]
     return books, problems
 
 

@@ -18,8 +18,11 @@ from core.secret_box import SecretBox
 from core.state import StateStore
 
 RESOURCES = (("users", "updated,deleted"), ("groups", "updated,deleted"))
-LIFETIME = dt.timedelta(minutes=41_760 - 60)
+CONTACT_CHANGES = "created,updated,deleted"
+LIFETIME = dt.timedelta(minutes=41_760 - 60)  # directory objects: just under 29 days
+CONTACT_LIFETIME = dt.timedelta(minutes=10_080 - 60)  # Outlook contacts: just under 7 days
 RENEW_WHEN_LEFT = dt.timedelta(days=7)
+CONTACT_RENEW_WHEN_LEFT = dt.timedelta(days=2)
 
 
 def iso(when: dt.datetime) -> str:
@@ -54,55 +57,77 @@ class SubscriptionStore:
 
 
 def maintain(graph: GraphClient, store: SubscriptionStore, *, notification_url: str,
-             lifecycle_url: str, now: dt.datetime) -> list[dict[str, Any]]:
-    """Make sure one live subscription per resource exists and is far from expiry."""
+             lifecycle_url: str, now: dt.datetime,
+             contact_mailboxes: list[str] | None = None) -> list[dict[str, Any]]:
+    """Keep one live subscription per directory resource, and one per mailbox whose contacts
+    are synced (O4); renew those near expiry, drop those no longer wanted."""
     at_graph = {s["id"]: s for s in graph.subscriptions()}
     mine = store.all()
     for sub_id in set(mine) - set(at_graph):
         store.drop(sub_id)  # expired or removed at Graph: re-created below
         mine.pop(sub_id)
-    for resource, change_type in RESOURCES:
+    wanted = [(resource, change, "directory") for resource, change in RESOURCES]
+    wanted += [(f"/users/{mailbox}/contacts", CONTACT_CHANGES, "contacts")
+               for mailbox in contact_mailboxes or []]
+    wanted_resources = {resource for resource, _, _ in wanted}
+    for record in list(mine.values()):
+        if record["resource"] not in wanted_resources:
+            delete(graph, store, record["id"])
+    for resource, change_type, family in wanted:
         current = next((r for r in mine.values() if r["resource"] == resource), None)
+        lifetime = LIFETIME if family == "directory" else CONTACT_LIFETIME
+        margin = RENEW_WHEN_LEFT if family == "directory" else CONTACT_RENEW_WHEN_LEFT
         if current is None:
             _create(graph, store, at_graph, resource, change_type, notification_url,
-                    lifecycle_url, now)
-        elif _expires(current) - now < RENEW_WHEN_LEFT:
+                    lifecycle_url, now, lifetime)
+        elif _expires(current) - now < margin:
             renew(graph, store, current["id"], now)
     return store.public()
+
+
+def kind_of(record: dict[str, Any]) -> str:
+    """users, groups or contacts: what a notification of this subscription is about."""
+    resource = str(record["resource"])
+    return "contacts" if resource.endswith("/contacts") else resource
+
+
+def delete(graph: GraphClient, store: SubscriptionStore, subscription_id: str) -> None:
+    try:
+        graph.delete_subscription(subscription_id)
+    except GraphError as exc:
+        if exc.status != 404:
+            raise
+    store.drop(subscription_id)
 
 
 def renew(graph: GraphClient, store: SubscriptionStore, subscription_id: str,
           now: dt.datetime) -> None:
     """Extend a subscription (this also reauthorizes it)."""
     record = store.get(subscription_id)
-    answer = graph.renew_subscription(subscription_id, iso(now + LIFETIME))
+    lifetime = CONTACT_LIFETIME if record and kind_of(record) == "contacts" else LIFETIME
+    answer = graph.renew_subscription(subscription_id, iso(now + lifetime))
     if record is not None:
-        store.save(record | {"expires_at": answer.get("expirationDateTime", iso(now + LIFETIME))})
+        store.save(record | {"expires_at": answer.get("expirationDateTime", iso(now + lifetime))})
 
 
 def delete_all(graph: GraphClient, store: SubscriptionStore) -> None:
     for sub_id in list(store.all()):
-        try:
-            graph.delete_subscription(sub_id)
-        except GraphError as exc:
-            if exc.status != 404:
-                raise
-        store.drop(sub_id)
+        delete(graph, store, sub_id)
 
 
 def _create(graph: GraphClient, store: SubscriptionStore, at_graph: dict[str, dict[str, Any]],
             resource: str, change_type: str, notification_url: str, lifecycle_url: str,
-            now: dt.datetime) -> None:
+            now: dt.datetime, lifetime: dt.timedelta) -> None:
     for sub in at_graph.values():  # ours from before the state was lost: Graph would say 409
         if sub.get("resource") == resource and sub.get("notificationUrl") == notification_url:
             graph.delete_subscription(sub["id"])
     client_state = secrets.token_urlsafe(32)
     answer = graph.create_subscription(resource=resource, change_type=change_type,
                                        notification_url=notification_url,
-                                       expiration=iso(now + LIFETIME), client_state=client_state,
+                                       expiration=iso(now + lifetime), client_state=client_state,
                                        lifecycle_url=lifecycle_url)
     store.save({"id": answer["id"], "resource": resource, "change_type": change_type,
-                "expires_at": answer.get("expirationDateTime", iso(now + LIFETIME)),
+                "expires_at": answer.get("expirationDateTime", iso(now + lifetime)),
                 "client_state": store.box.seal(client_state)})
 
 

@@ -97,3 +97,14 @@ def test_turning_personal_contacts_off_removes_their_phonebooks(
     assert run["state"] == "succeeded" and run["counts"]["deleted"] > 0
     assert sorted(names) == ["All Company Contacts_Phonebook", "Sales Desk"]
     assert all(link.book_key.startswith("mailbox:") for link in state.contact_links().values())
+
+
+def test_phonebooks_past_the_pbx_limit_are_skipped_with_the_reason(
+        synced: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    synced.pbx_store.max_phonebooks = 3  # the default one and two more
+
+    run = contacts_run(graph, pbx, state)
+
+    reasons = {r["reason"] for r in run["skipped"]}
+    assert run["counts"]["failed"] == 0 and len(list(pbx.phonebooks())) == 3
+    assert any(r.startswith("the PBX has no room for more phonebooks") for r in reasons)

@@ -330,3 +330,30 @@ def test_teams_presence_reaches_extensions_one_way(stack: Stack) -> None:
     assert stack.api("GET", "/api/extensions/99999/presence").status_code == 404
     assert stack.api("PUT", f"/api/extensions/{ada_ext.number}/presence",
                      {"map": {"Busy": "asleep"}}).status_code == 400
+
+
+def test_outlook_contacts_follow_through_per_mailbox_subscriptions(stack: Stack) -> None:
+    from workers.broker import MAINTAIN_SUBSCRIPTIONS, send
+
+    first_sync(stack)
+    answer = stack.api("PATCH", "/api/settings", {"contacts": {
+        "personal": {"enabled": True}, "shared": {"enabled": True}}})
+    assert stack.run(answer.json()["run_id"])["state"] == "succeeded"
+    send(stack.app.extensions["broker"], MAINTAIN_SUBSCRIPTIONS)
+    store = stack.sandbox.graph_store
+    links = stack.app.extensions["state"].user_links()
+    mailboxes = [uid for uid in links if store.user(uid) and store.user(uid).get("mail")]
+    wait_for(lambda: sum(1 for s in store.subscriptions.values() if s["_kind"] == "contacts")
+             >= len(mailboxes), timeout=30, what="one contacts subscription per mailbox")
+    owner = mailboxes[0]
+
+    created = graph_of(stack).request("POST", f"users/{owner}/contacts", json={
+        "givenName": "Nadia", "surname": "Newcontact", "mobilePhone": "+44 20 7946 0999"})
+
+    key = f"{owner}/{created['id']}"
+    wait_for(lambda: key in stack.app.extensions["state"].contact_links(), timeout=30,
+             what="the new contact on the PBX")
+    pbx_id = stack.app.extensions["state"].contact_links()[key].pbx_id
+    contact = stack.sandbox.pbx_store.contacts[pbx_id]
+    assert (contact["first_name"], contact["last_name"]) == ("Nadia", "Newcontact")
+    assert any(r["trigger"] == "changes:contacts" for r in stack.runs())

@@ -138,7 +138,9 @@ def test_sync_now_accepts_the_scopes_this_version_has(client: FlaskClient) -> No
     assert off.status_code == 409 and "off in the settings" in off.json["error"]
     admin(client, "PATCH", "/api/settings", {"groups": {"enabled": True}})
     assert admin(client, "POST", "/api/sync", {"scope": "groups"}).status_code == 202
-    assert admin(client, "POST", "/api/sync", {"scope": "contacts"}).status_code == 400
+    assert admin(client, "POST", "/api/sync", {"scope": "contacts"}).status_code == 409
+    admin(client, "PATCH", "/api/settings", {"contacts": {"shared": {"enabled": True}}})
+    assert admin(client, "POST", "/api/sync", {"scope": "contacts"}).status_code == 202
     assert admin(client, "POST", "/api/sync", {"scope": "bogus"}).status_code == 400
 
 

@@ -24,7 +24,7 @@ from core.sync_settings import SettingsInvalid, merge
 from workers.broker import MAINTAIN_SUBSCRIPTIONS, RUN_SYNC, WIND_DOWN, send
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
-SCOPES_AVAILABLE = ("all", "users", "groups")
+SCOPES_AVAILABLE = ("all", "users", "groups", "contacts")
 
 
 def _ext(name: str) -> Any:
@@ -73,6 +73,9 @@ def status() -> Response:
         else {"status": "not_configured"},
         groups={"enabled": document["groups"]["enabled"], "paused": current["groups_paused"],
                 "synced": len(state.group_links())},
+        contacts={"personal": document["contacts"]["personal"]["enabled"],
+                  "shared": document["contacts"]["shared"]["enabled"],
+                  "synced": len(state.contact_links()), "phonebooks": len(state.book_links())},
         users={"enabled": document["users"]["enabled"], "paused": current["users_paused"],
                "pending_changes": _ext("debouncer").pending("users"),
                "synced": len(state.user_links()),
@@ -173,10 +176,11 @@ def patch_settings() -> tuple[Response, int]:
         return _error(400, "invalid settings", fields=exc.errors)
     state.save_settings(document)
     answer: dict[str, Any] = {"settings": document}
-    first = [part for part in ("users", "groups")  # U10, G5: a first save syncs at once
-             if isinstance(patch, dict) and part in patch and document[part]["enabled"]
+    first = [part for part in ("users", "groups", "contacts")  # U10, G5: a first save syncs
+             if isinstance(patch, dict) and part in patch and not _why_not(
+                 part, flags(state), document)
              and state.redis.set(state.key("settings", "saved", part), 1, nx=True)]
-    if first:  # both at once: one run, users first, so that groups find their extensions
+    if first:  # several at once: one run, users first, so that groups find their extensions
         scope = first[0] if len(first) == 1 else "all"
         answer["run_id"] = _queue_run(scope, dry_run=False, allow_deletions=False,
                                       trigger="first save")
@@ -195,15 +199,25 @@ def sync_now() -> tuple[Response, int]:
         return _error(400, f"{scope} sync is not available in this version",
                       fields={"scope": [f"available: {', '.join(SCOPES_AVAILABLE)}"]})
     current, document = flags(_ext("state")), _ext("state").settings()
-    parts = [p for p in ("users", "groups") if scope in (p, "all")]
-    reasons = {p: (users_blocked if p == "users" else groups_blocked)(current)
-               or (None if document[p]["enabled"] else f"{p[:-1]} sync is off in the settings")
-               for p in parts}
+    parts = [p for p in ("users", "groups", "contacts") if scope in (p, "all")]
+    reasons = {p: _why_not(p, current, document) for p in parts}
     if all(reasons.values()):
         return _error(409, "; ".join(str(r) for r in reasons.values()))
     run_id = _queue_run(scope, dry_run=bool(body.get("dry_run", False)),
                         allow_deletions=bool(body.get("allow_deletions", False)), trigger="manual")
     return jsonify(run_id=run_id), 202
+
+
+def _why_not(part: str, current: dict[str, Any], document: dict[str, Any]) -> str | None:
+    """Why a part of the sync cannot run now, or None."""
+    if part == "users":
+        blocked, on = users_blocked(current), document["users"]["enabled"]
+    elif part == "groups":
+        blocked, on = groups_blocked(current), document["groups"]["enabled"]
+    else:
+        blocked = None if current["state"] == "enabled" else f"the integration is {current['state']}"
+        on = document["contacts"]["personal"]["enabled"] or document["contacts"]["shared"]["enabled"]
+    return blocked or (None if on else f"{part[:-1]} sync is off in the settings")
 
 
 def _wind_down(action: str, delete_extensions: bool, delete_groups: bool = False) -> str | None:

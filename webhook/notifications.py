@@ -20,7 +20,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
-from core.subscriptions import SubscriptionStore
+from core.subscriptions import SubscriptionStore, kind_of
 from workers.broker import HANDLE_LIFECYCLE, NOTE_CHANGES, send
 
 blueprint = Blueprint("graph", __name__)
@@ -144,7 +144,7 @@ def notifications() -> Any:
             continue
         change_id = item.get("id") or hashlib.sha256(
             json.dumps(item, sort_keys=True).encode()).hexdigest()
-        accepted.append({"kind": record["resource"], "id": change_id,
+        accepted.append({"kind": kind_of(record), "id": change_id,
                          "change_type": item["changeType"], "resource": item["resource"]})
     if accepted:
         send(current_app.extensions["broker"], NOTE_CHANGES, accepted)

@@ -21,6 +21,7 @@ from redis.exceptions import LockError
 from core import logs
 from core.apply import apply, apply_groups
 from core.config import DEFAULT_REDIS_URL
+from core.contact_sync import mailboxes_in_range, sync_contacts
 from core.errors import GraphError, SyncError
 from core.graph import GraphClient
 from core.group_sync import sync_groups
@@ -66,6 +67,17 @@ def _group_sync(rt: Runtime, run: dict[str, Any], *,
                 allow_deletions: bool = False) -> dict[str, Any]:
     return _logged_run(rt, run, "Group", lambda graph: sync_groups(
         graph=graph, pbx=rt.pbx(), state=rt.state, run=run, allow_deletions=allow_deletions))
+
+
+def _contact_sync(rt: Runtime, run: dict[str, Any]) -> dict[str, Any]:
+    return _logged_run(rt, run, "Contact", lambda graph: sync_contacts(
+        graph=graph, pbx=rt.pbx(), state=rt.state, run=run))
+
+
+def _contacts_on(rt: Runtime) -> bool:
+    rules = rt.state.settings()["contacts"]
+    enabled = rules["personal"]["enabled"] or rules["shared"]["enabled"]
+    return bool(enabled) and flags(rt.state)["state"] == "enabled"
 
 
 def _logged_run(rt: Runtime, run: dict[str, Any], title: str,
@@ -129,11 +141,16 @@ def sync_changes(kind: str) -> None:
             return  # an earlier run took them
         records = []
         try:
-            if _users_on(rt):
-                records.append(_user_sync(rt, run, incremental=True))
-            if _groups_on(rt):  # a user change can change a group's members too
-                group_run = new_run("groups", trigger=f"changes:{kind}")
-                records.append(_group_sync(rt, group_run))
+            if kind == "contacts":
+                if _contacts_on(rt):
+                    records.append(_contact_sync(rt, new_run("contacts",
+                                                             trigger="changes:contacts")))
+            else:
+                if _users_on(rt):
+                    records.append(_user_sync(rt, run, incremental=True))
+                if _groups_on(rt):  # a user change can change a group's members too
+                    group_run = new_run("groups", trigger=f"changes:{kind}")
+                    records.append(_group_sync(rt, group_run))
         except BaseException:
             rt.debouncer.give_back(kind, run["id"])
             raise
@@ -174,6 +191,10 @@ def run_sync(run_id: str, allow_deletions: bool = False) -> None:
                 rt.state.save_run(group_run)
             else:
                 _group_sync(rt, group_run, allow_deletions=allow_deletions)
+        if scope == "contacts" or (scope == "all" and _contacts_on(rt)):
+            contact_run = run if scope == "contacts" else new_run(
+                "contacts", trigger=run.get("trigger", "manual"), dry_run=run["dry_run"])
+            _contact_sync(rt, contact_run)
 
 
 @dramatiq.actor(actor_name=names.RECONCILE, queue_name=names.QUEUE, time_limit=LONG)
@@ -183,7 +204,7 @@ def reconcile(trigger: str = "schedule") -> None:
     if flags(rt.state)["state"] != "enabled":
         return
     maintain_subscriptions.send()
-    if _users_on(rt) or _groups_on(rt):
+    if _users_on(rt) or _groups_on(rt) or _contacts_on(rt):
         run = new_run("all", trigger=trigger)
         rt.state.save_run(run)
         run_sync.send(run["id"])
@@ -200,8 +221,11 @@ def maintain_subscriptions() -> None:
     if rt.connection.credentials(rt.settings) is None or flags(rt.state)["state"] != "enabled":
         log.info("not connected, or disabled: no subscriptions to keep")
         return
-    subs = maintain(rt.graph(), rt.subscriptions, notification_url=urls[0],
-                    lifecycle_url=urls[1], now=_now())
+    graph = rt.graph()
+    mailboxes = ([mailbox for _, _, mailbox in mailboxes_in_range(
+        graph, rt.state, rt.state.settings()["contacts"])] if _contacts_on(rt) else [])
+    subs = maintain(graph, rt.subscriptions, notification_url=urls[0], lifecycle_url=urls[1],
+                    now=_now(), contact_mailboxes=mailboxes)
     log.info("subscriptions in place", extra={"count": len(subs)})
 
 
@@ -257,7 +281,11 @@ def wind_down_integration(run_id: str, action: str, delete_extensions: bool,
         outcome = apply(ops, rt.pbx(), rt.state, now=_now().isoformat())
         outcome.counts.update(group_outcome.counts)
         outcome.failures += group_outcome.failures
-        if action == "disconnect":
+        if action == "disconnect":  # what is not deleted is released: contacts too
+            for key in rt.state.contact_links():
+                rt.state.drop_contact_link(key)
+            for key in rt.state.book_links():
+                rt.state.drop_book_link(key)
             rt.connection.forget()
             set_flags(rt.state, state="disconnected")
         run["counts"] |= {k: outcome.counts.get(k, 0) for k in run["counts"]}
