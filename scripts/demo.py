@@ -2,7 +2,8 @@
 
 Starts Redis, the sandbox (50 users in 5 groups, contacts, a shared mailbox), the web app
 (gunicorn), a Dramatiq worker and the clock; connects the tenant through the admin API, saves
-the user and group sync settings (the first save runs the first syncs) and prints the results. Then the
+the user, group and contact sync settings (the first save runs the first syncs) and prints the
+results. Then the
 sandbox keeps changing a few users through the real Graph writes; Graph notifies the webhook,
 the worker debounces and syncs, and the demo prints each run as the PBX follows. Ctrl-C, or
 `DEMO_SECONDS=N`, stops it; everything it started is stopped and it exits 0.
@@ -121,19 +122,28 @@ def main() -> int:
         print(f"Connect to Entra ID: {body['status']}")
         if status != 200:
             raise RuntimeError(f"the connection failed: {body}")
-        status, body = demo.api("PATCH", "/api/settings", {"users": {"enabled": True},
-                                                           "groups": {"enabled": True}})
+        status, body = demo.api("PATCH", "/api/settings", {
+            "users": {"enabled": True}, "groups": {"enabled": True},
+            "contacts": {"personal": {"enabled": True}, "shared": {"enabled": True}}})
         if status != 200:
             raise RuntimeError(f"the settings were refused: {body}")
-        print("User and group sync settings saved; the first syncs run:")
+        print("User, group and contact sync settings saved; the first syncs run:")
         deadline = time.monotonic() + 120
         done = 0
-        while time.monotonic() < deadline and done < 2:
+        while time.monotonic() < deadline and done < 3:
             done += len(demo.print_new_runs())
             time.sleep(0.5)
-        _, status_body = demo.api("GET", "/api/status")
-        print(f"Subscriptions at Graph: "
-              f"{', '.join(s['resource'] for s in status_body['subscriptions']) or 'none yet'}")
+        subs: list[str] = []
+        steady = 0
+        for _ in range(120):  # the upkeep adds one contacts subscription per mailbox
+            time.sleep(0.5)
+            now_subs = [s["resource"] for s in demo.api("GET", "/api/status")[1]["subscriptions"]]
+            steady = steady + 1 if now_subs and len(now_subs) == len(subs) else 0
+            subs = now_subs
+            if steady >= 4:
+                break
+        print(f"Subscriptions at Graph: {', '.join(r for r in subs if '/' not in r)}, and "
+              f"{sum(1 for r in subs if r.endswith('/contacts'))} mailboxes' contacts")
         settings = Settings.from_env(demo.env | sandbox_environment(demo.values))
         graph = graph_client(settings)
         rng = random.Random(7)

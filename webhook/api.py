@@ -176,6 +176,8 @@ def patch_settings() -> tuple[Response, int]:
         return _error(400, "invalid settings", fields=exc.errors)
     state.save_settings(document)
     answer: dict[str, Any] = {"settings": document}
+    if isinstance(patch, dict) and "contacts" in patch:  # the mailboxes to watch may change
+        send(_ext("broker"), MAINTAIN_SUBSCRIPTIONS)
     first = [part for part in ("users", "groups", "contacts")  # U10, G5: a first save syncs
              if isinstance(patch, dict) and part in patch and not _why_not(
                  part, flags(state), document)

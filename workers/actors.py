@@ -221,11 +221,19 @@ def maintain_subscriptions() -> None:
     if rt.connection.credentials(rt.settings) is None or flags(rt.state)["state"] != "enabled":
         log.info("not connected, or disabled: no subscriptions to keep")
         return
-    graph = rt.graph()
-    mailboxes = ([mailbox for _, _, mailbox in mailboxes_in_range(
-        graph, rt.state, rt.state.settings()["contacts"])] if _contacts_on(rt) else [])
-    subs = maintain(graph, rt.subscriptions, notification_url=urls[0], lifecycle_url=urls[1],
-                    now=_now(), contact_mailboxes=mailboxes)
+    lock = rt.redis.lock("eps:lock:subscriptions", timeout=600, blocking=True,
+                         blocking_timeout=120)
+    if not lock.acquire():
+        raise dramatiq.Retry("another upkeep of the subscriptions is running", delay=10_000)
+    try:  # one upkeep at a time, or two could create the same subscription
+        graph = rt.graph()
+        mailboxes = ([mailbox for _, _, mailbox in mailboxes_in_range(
+            graph, rt.state, rt.state.settings()["contacts"])] if _contacts_on(rt) else [])
+        subs = maintain(graph, rt.subscriptions, notification_url=urls[0],
+                        lifecycle_url=urls[1], now=_now(), contact_mailboxes=mailboxes)
+    finally:
+        with contextlib.suppress(LockError):
+            lock.release()
     log.info("subscriptions in place", extra={"count": len(subs)})
 
 

@@ -164,7 +164,11 @@ def create() -> tuple[Response, int]:
            "notificationUrlAppId": None, "notificationQueryOptions": None,
            "_kind": kind, "_scope": scope, "_expires": expires.timestamp(),
            "_reauth_sent": False}
-    with store.lock:
+    with store.lock:  # a create that overlapped ours may have won meanwhile: still one per pair
+        for other in store.subscriptions.values():
+            if other["resource"] == sub["resource"] and other["changeType"] == sub["changeType"]:
+                raise GraphFailure(409, "ExtensionError", f"Subscription Id {other['id']} "
+                                   "already exists for the requested combination")
         store.subscriptions[sub["id"]] = sub
     return jsonify({"@odata.context": f"{request.host_url}v1.0/$metadata#subscriptions/$entity"}
                    | public(sub)), 201
