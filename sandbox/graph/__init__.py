@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from sandbox import control as sandbox_control
-from sandbox.graph import auth, batch, directory, mail, presence, subscriptions
+from sandbox.graph import auth, batch, directory, mail, presence, signin, subscriptions
 from sandbox.graph.notify import Notifier, public
 from sandbox.graph.odata import GraphFailure
 from sandbox.graph.store import GraphStore
@@ -43,7 +43,7 @@ def create_app(store: GraphStore | None = None, control: sandbox_control.Control
     app.extensions["graph_store"] = store
     app.extensions["graph_notifier"] = notifier
     sandbox_control.install(app, control, _fault_response)
-    for module in (auth, directory, mail, presence, subscriptions, batch):
+    for module in (auth, signin, directory, mail, presence, subscriptions, batch):
         app.register_blueprint(module.blueprint)
 
     @app.errorhandler(GraphFailure)
@@ -83,7 +83,10 @@ def create_app(store: GraphStore | None = None, control: sandbox_control.Control
                 store.app.secret_expires = control.clock.time() + float(body["secret_expires_in"])
             if "duplicate_rate" in body:
                 notifier.duplicate_rate = float(body["duplicate_rate"])
+            if "redirect_uris" in body:
+                store.app.redirect_uris = set(body["redirect_uris"])
             return jsonify(granted_roles=sorted(store.app.roles),
+                           redirect_uris=sorted(store.app.redirect_uris),
                            secret_expires=store.app.secret_expires,
                            duplicate_rate=notifier.duplicate_rate)
 

@@ -22,13 +22,13 @@ def store_of() -> GraphStore:
     return current_app.extensions["graph_store"]
 
 
-def _oauth_error(status: int, error: str, code: int, description: str) -> tuple[Response, int]:
+def oauth_error(status: int, error: str, code: int, description: str) -> tuple[Response, int]:
     return jsonify(error=error, error_description=f"AADSTS{code}: {description}",
                    error_codes=[code], timestamp=store_of().now_iso()), status
 
 
 def _tenant_missing(tenant: str) -> tuple[Response, int]:
-    return _oauth_error(400, "invalid_tenant", 90002,
+    return oauth_error(400, "invalid_tenant", 90002,
                         f"Tenant '{tenant}' not found. Check to make sure you have the correct "
                         "tenant ID and are signing into the correct cloud.")
 
@@ -60,30 +60,35 @@ def token(tenant: str) -> tuple[Response, int] | Response:
     form = request.form
     if tenant not in (store.tenant_id, store.domain):
         return _tenant_missing(tenant)
-    if form.get("grant_type") != "client_credentials":
-        return _oauth_error(400, "unsupported_grant_type", 70003,
-                            "The app requested an unsupported grant type.")
+    if form.get("grant_type") not in ("client_credentials", "authorization_code",
+                                      "refresh_token"):
+        return oauth_error(400, "unsupported_grant_type", 70003,
+                           "The app requested an unsupported grant type.")
     client_id = form.get("client_id", "")
     secret = form.get("client_secret", "")
     if request.authorization and request.authorization.type == "basic":
         client_id = request.authorization.username or client_id
         secret = request.authorization.password or secret
     if client_id != store.app.client_id:
-        return _oauth_error(400, "unauthorized_client", 700016,
+        return oauth_error(400, "unauthorized_client", 700016,
                             f"Application with identifier '{client_id}' was not found in the "
                             f"directory '{tenant}'.")
     if not secrets.compare_digest(secret, store.app.client_secret):
-        return _oauth_error(401, "invalid_client", 7000215,
+        return oauth_error(401, "invalid_client", 7000215,
                             "Invalid client secret provided. Ensure the secret being sent in the "
                             f"request is the client secret value, not the client secret ID, for a "
                             f"secret added to app '{client_id}'.")
     now = store.clock.time()
     if store.app.secret_expires is not None and store.app.secret_expires <= now:
-        return _oauth_error(401, "invalid_client", 7000222,
+        return oauth_error(401, "invalid_client", 7000222,
                             f"The provided client secret keys for app '{client_id}' are expired.")
+    if form.get("grant_type") != "client_credentials":
+        from sandbox.graph.signin import grant
+
+        return grant(store, form, tenant)
     scope = form.get("scope", "")
     if not any(s.endswith("/.default") for s in scope.split()):
-        return _oauth_error(400, "invalid_scope", 1002012,
+        return oauth_error(400, "invalid_scope", 1002012,
                             f"The provided value for scope {scope} is not valid. Client "
                             "credential flows must have a scope value with /.default suffixed.")
     access_token = secrets.token_urlsafe(48)

@@ -74,6 +74,7 @@ class Application:
     client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(30))
     secret_expires: float | None = None
+    redirect_uris: set[str] = field(default_factory=set)
     roles: set[str] = field(default_factory=lambda: {
         "Directory.Read.All", "User.Read.All", "Group.Read.All", "Contacts.Read",
         "Presence.Read.All", "User.ReadWrite.All", "Group.ReadWrite.All", "Contacts.ReadWrite",
