@@ -1,10 +1,13 @@
-"""App-only Microsoft Graph tokens through MSAL (the one module that imports msal)."""
+"""Microsoft identity through MSAL (the one module that imports msal): app-only Graph tokens,
+and sign-in with Microsoft."""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 from urllib.parse import urlsplit
 
+import jwt
 import msal
 import requests
 
@@ -67,3 +70,58 @@ class GraphTokenSource:
             except ValueError as exc:  # MSAL's answer to a discovery document it cannot get
                 raise AuthError("tenant_not_found", str(exc).splitlines()[0]) from None
         return self._app
+
+
+class SignIn:
+    """Sign-in with Microsoft (S1): the authorization-code flow with PKCE, through MSAL.
+
+    MSAL checks `state` and `nonce` but, since 1.38, not the ID token's signature, issuer or
+    audience; `finish` checks them against the tenant's published keys with PyJWT.
+    """
+
+    SCOPES = ["User.Read"]
+
+    def __init__(self, *, tenant_id: str, client_id: str, client_secret: str,
+                 authority_host: str, session: requests.Session, timeout: float = 30.0) -> None:
+        self.client_id = client_id
+        self._authority = f"{authority_host.rstrip('/')}/{tenant_id}"
+        self._session = session
+        known = urlsplit(authority_host).hostname in MICROSOFT_HOSTS
+        try:
+            self._app = msal.ConfidentialClientApplication(
+                client_id, client_credential=client_secret, authority=self._authority,
+                http_client=session, timeout=timeout,
+                instance_discovery=None if known else False)
+        except requests.RequestException as exc:
+            raise AuthError("network", f"authority unreachable: {type(exc).__name__}") from None
+        except ValueError as exc:
+            raise AuthError("tenant_not_found", str(exc).splitlines()[0]) from None
+
+    def begin(self, redirect_uri: str) -> dict[str, Any]:
+        """A new flow: `auth_uri` to send the browser to, and what `finish` needs back."""
+        return dict(self._app.initiate_auth_code_flow(self.SCOPES, redirect_uri=redirect_uri,
+                                                      response_mode="form_post"))
+
+    def finish(self, flow: dict[str, Any], answer: dict[str, str]) -> dict[str, Any]:
+        """The verified ID token claims of the signed-in user; raises AuthError."""
+        try:
+            result = self._app.acquire_token_by_auth_code_flow(flow, answer)
+        except (ValueError, RuntimeError) as exc:  # state or nonce mismatch
+            raise AuthError("refused", f"sign-in answer rejected: {exc}") from None
+        if "id_token" not in result:
+            raise AuthError("refused", f"{result.get('error')}: "
+                            f"{result.get('error_description', '')}")
+        return self._verified(str(result["id_token"]))
+
+    def _verified(self, id_token: str) -> dict[str, Any]:
+        try:
+            discovery = self._session.get(
+                f"{self._authority}/v2.0/.well-known/openid-configuration", timeout=30).json()
+            keys = self._session.get(discovery["jwks_uri"], timeout=30).json()["keys"]
+            kid = jwt.get_unverified_header(id_token).get("kid")
+            key = next(k for k in keys if k.get("kid") == kid)
+            return dict(jwt.decode(id_token, jwt.PyJWK(key).key, algorithms=["RS256"],
+                                   audience=self.client_id, issuer=discovery["issuer"]))
+        except (requests.RequestException, KeyError, StopIteration, ValueError,
+                jwt.PyJWTError) as exc:
+            raise AuthError("refused", f"the ID token did not verify: {exc}") from None

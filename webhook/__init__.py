@@ -11,12 +11,12 @@ from werkzeug.exceptions import HTTPException
 
 from core import logs
 from core.config import Settings
-from core.connection import ConnectionStore
+from core.connection import ConnectionStore, client_for
 from core.debounce import Debouncer
 from core.secret_box import SecretBox
 from core.state import StateStore
 from core.subscriptions import SubscriptionStore
-from webhook import api, cli, notifications
+from webhook import api, cli, notifications, sso
 from webhook.metrics import Metrics
 from workers.broker import make_broker
 
@@ -30,7 +30,9 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
         settings = Settings.from_env(os.environ)
         logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
     app = Flask(__name__)
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY,
+                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=(settings.public_base_url or "").startswith("https"))
     client = redis_client or redis.Redis.from_url(settings.redis_url, socket_timeout=5,
                                                   socket_connect_timeout=2)
     state = StateStore(client)
@@ -45,6 +47,9 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
         broker=broker or make_broker(settings.redis_url), metrics=Metrics(state))
     app.register_blueprint(notifications.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(sso.blueprint)
+    app.extensions["graph_for_sso"] = lambda: client_for(
+        settings, app.extensions["connection"].credentials(settings))
     cli.register(app)
 
     @app.errorhandler(HTTPException)

@@ -36,8 +36,21 @@ def _error(status: int, message: str, **detail: Any) -> tuple[Response, int]:
 
 
 def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Bearer ADMIN_TOKEN, or the SSO session of an admin (S1).
+
+    A session is accepted only with the `X-Requested-With` header, which another site cannot
+    send without a CORS preflight: a cookie alone never changes anything (no CSRF).
+    """
+
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        from webhook.sso import signed_in
+
+        if "Authorization" not in request.headers and request.headers.get("X-Requested-With"):
+            user = signed_in()
+            if user is not None and user["admin"]:
+                return view(*args, **kwargs)
+            return _error(401, "sign in as an administrator")
         expected = _ext("settings").admin_token
         if not expected:
             return _error(401, "the admin API is disabled: set ADMIN_TOKEN")
