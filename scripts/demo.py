@@ -114,8 +114,8 @@ def main() -> int:
     try:
         demo.wait_ready()
         print(f"Sandbox: Graph {demo.values['graph_base_url']}  PBX {demo.values['pbx_base_url']}")
-        print(f"Web app: {demo.base}  (admin API: {demo.base}/api/status, "
-              f"Authorization: Bearer {demo.token})")
+        print(f"Admin page: {demo.base}/#token={demo.token}")
+        print(f"Admin API:  {demo.base}/api/status  (Authorization: Bearer {demo.token})")
         status, body = demo.api("PUT", "/api/connection", {
             "tenant_id": demo.values["tenant_id"], "client_id": demo.values["client_id"],
             "client_secret": demo.values["client_secret"]})

@@ -1,0 +1,144 @@
+// The admin page: a thin client of the admin JSON API. The token, when one is used, stays in
+// this tab's sessionStorage; with an administrator's sign-in session no token is needed.
+"use strict";
+const $ = (id) => document.getElementById(id);
+const tokenKey = "eps-admin-token";
+
+async function api(method, path, body) {
+  const headers = {"X-Requested-With": "fetch"};
+  const token = sessionStorage.getItem(tokenKey);
+  if (token) headers["Authorization"] = "Bearer " + token;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {method, headers, credentials: "same-origin",
+                                      body: body === undefined ? undefined : JSON.stringify(body)});
+  let data = {};
+  try { data = await response.json(); } catch (e) { data = {}; }
+  if (response.status === 401) { $("login").hidden = false; $("main").hidden = true; }
+  return {status: response.status, data};
+}
+
+function say(id, text, ok) {
+  const el = $(id);
+  el.textContent = text;
+  el.className = ok ? "ok" : "bad";
+}
+
+function fieldErrors(data) {
+  if (!data.fields) return data.error || data.message || data.reason || "";
+  return Object.entries(data.fields).map(([k, v]) => k + ": " + v.join(", ")).join("; ");
+}
+
+async function refresh() {
+  const {status, data} = await api("GET", "/api/status");
+  if (status !== 200) return;
+  $("login").hidden = true; $("main").hidden = false;
+  const c = data.connection || {};
+  $("state").textContent = data.state;
+  $("check").textContent = c.status === "connected" ? "Connected" + (c.warning ? " — " + c.warning : "")
+    : (c.status || "") + (c.reason ? " — " + c.reason : "");
+  const setup = data.setup || {};
+  $("redirect").textContent = (setup.redirect_uris || []).join(", ") || "set PUBLIC_BASE_URL";
+  $("consent").innerHTML = "";
+  if (setup.admin_consent_url) {
+    const a = document.createElement("a");
+    a.href = setup.admin_consent_url; a.textContent = "Grant admin consent"; a.target = "_blank";
+    $("consent").appendChild(a);
+  }
+  $("parts").textContent =
+    `users: ${data.users.enabled ? "on" : "off"}${data.users.paused ? " (paused)" : ""}, ` +
+    `${data.users.synced} synced, ${data.users.pending_changes} changes pending · ` +
+    `groups: ${data.groups.enabled ? "on" : "off"}${data.groups.paused ? " (paused)" : ""}, ` +
+    `${data.groups.synced} synced · contacts: ${data.contacts.synced} in ` +
+    `${data.contacts.phonebooks} phonebooks · subscriptions: ${data.subscriptions.length}`;
+  const runs = await api("GET", "/api/runs?limit=20");
+  const rows = $("runs");
+  rows.innerHTML = "";
+  for (const run of runs.data.runs || []) {
+    const tr = document.createElement("tr");
+    for (const text of [run.finished_at || run.started_at || "", run.scope, run.trigger,
+                        run.state, run.summary]) {
+      const td = document.createElement("td"); td.textContent = text || ""; tr.appendChild(td);
+    }
+    tr.onclick = async () => {
+      const detail = await api("GET", "/api/runs/" + run.id);
+      $("run-detail").textContent = JSON.stringify(detail.data, null, 2);
+    };
+    rows.appendChild(tr);
+  }
+}
+
+async function loadSettings() {
+  const {status, data} = await api("GET", "/api/settings");
+  if (status === 200) $("settings").value = JSON.stringify(data, null, 2);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("use-token").onclick = () => { sessionStorage.setItem(tokenKey, $("token").value); start(); };
+  $("connect").onsubmit = async (e) => {
+    e.preventDefault();
+    const body = {tenant_id: $("tenant").value, client_id: $("client").value,
+                  client_secret: $("secret").value};
+    if ($("expires").value) body.client_secret_expires_at = $("expires").value + "T00:00:00Z";
+    const {status, data} = await api("PUT", "/api/connection", body);
+    $("secret").value = "";
+    say("connect-result", status === 200 ? "Connected." : fieldErrors(data), status === 200);
+    refresh();
+  };
+  $("rotate").onsubmit = async (e) => {
+    e.preventDefault();
+    const body = {client_secret: $("new-secret").value};
+    if ($("new-expires").value) body.client_secret_expires_at = $("new-expires").value + "T00:00:00Z";
+    const {status, data} = await api("POST", "/api/connection/secret", body);
+    $("new-secret").value = "";
+    say("rotate-result", status === 200 ? "The new secret is in use." : fieldErrors(data),
+        status === 200);
+  };
+  $("save-settings").onclick = async () => {
+    let patch;
+    try { patch = JSON.parse($("settings").value); }
+    catch (e) { say("settings-result", "Not JSON: " + e.message, false); return; }
+    const {status, data} = await api("PATCH", "/api/settings", patch);
+    say("settings-result", status === 200 ? "Saved." + (data.run_id ? " A first sync runs." : "")
+        : fieldErrors(data), status === 200);
+    refresh();
+  };
+  for (const scope of ["all", "users", "groups", "contacts"]) {
+    $("sync-" + scope).onclick = async () => {
+      const {status, data} = await api("POST", "/api/sync", {scope, dry_run: $("dry-run").checked});
+      say("sync-result", status === 202 ? "Queued: run " + data.run_id : fieldErrors(data),
+          status === 202);
+      setTimeout(refresh, 1500);
+    };
+  }
+  const actions = {
+    "pause-users": ["/api/user-sync/pause", () => ({delete_extensions: $("opt-ext").checked})],
+    "resume-users": ["/api/user-sync/resume", () => ({})],
+    "pause-groups": ["/api/group-sync/pause", () => ({delete_groups: $("opt-grp").checked})],
+    "resume-groups": ["/api/group-sync/resume", () => ({})],
+    "disable": ["/api/integration/disable",
+                () => ({delete_extensions: $("opt-ext").checked, delete_groups: $("opt-grp").checked})],
+    "enable": ["/api/integration/enable", () => ({})],
+    "disconnect": ["/api/integration/disconnect",
+                   () => ({delete_extensions: $("opt-ext").checked, delete_groups: $("opt-grp").checked})],
+  };
+  for (const [id, [path, body]] of Object.entries(actions)) {
+    $(id).onclick = async () => {
+      if (!confirm($(id).textContent + "?")) return;
+      const {status, data} = await api("POST", path, body());
+      say("action-result", status === 200 ? $(id).textContent + ": done." : fieldErrors(data),
+          status === 200);
+      refresh();
+    };
+  }
+  start();
+});
+
+function start() {
+  // a link "/#token=..." (the demo prints one) hands the token over without sending it anywhere
+  if (location.hash.startsWith("#token=")) {
+    sessionStorage.setItem(tokenKey, decodeURIComponent(location.hash.slice(7)));
+    history.replaceState(null, "", location.pathname);
+  }
+  refresh(); loadSettings();
+  if (!window.refresher) window.refresher = setInterval(refresh, 10000);
+}
