@@ -357,3 +357,17 @@ def test_outlook_contacts_follow_through_per_mailbox_subscriptions(stack: Stack)
     contact = stack.sandbox.pbx_store.contacts[pbx_id]
     assert (contact["first_name"], contact["last_name"]) == ("Nadia", "Newcontact")
     assert any(r["trigger"] == "changes:contacts" for r in stack.runs())
+
+
+def test_sync_everything_runs_only_the_parts_that_are_on(stack: Stack) -> None:
+    stack.start_worker()
+    stack.connect()
+    stack.api("PATCH", "/api/settings", {"users": {"enabled": False},
+                                         "groups": {"enabled": True}})
+    time.sleep(1)  # the first save of groups runs; wait for it before asking again
+
+    answer = stack.api("POST", "/api/sync", {"scope": "all"})
+    run = stack.run(answer.json()["run_id"])
+
+    assert run["state"] == "succeeded" and run["scope"] == "groups"
+    assert stack.sandbox.pbx_store.extensions == {}  # user sync is off: no extension made

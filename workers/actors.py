@@ -109,7 +109,8 @@ def _users_on(rt: Runtime) -> bool:
 
 def _retry_for(record: dict[str, Any]) -> dramatiq.Retry:
     delay = record.get("retry_after") or 30
-    return dramatiq.Retry(f"user sync failed: {record.get('error')}", delay=int(delay * 1000))
+    return dramatiq.Retry(f"{record.get('scope')} sync failed: {record.get('error')}",
+                          delay=int(delay * 1000))
 
 
 @dramatiq.actor(actor_name=names.NOTE_CHANGES, queue_name=names.QUEUE)
@@ -172,29 +173,24 @@ def run_sync(run_id: str, allow_deletions: bool = False) -> None:
     with rt.sync_lock() as held:
         if not held:
             raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS)
-        scope = run["scope"]
-        if scope in ("users", "all"):
-            blocked = users_blocked(flags(rt.state))
-            if blocked:
-                run |= {"state": "failed", "error": blocked, "summary": f"User sync did not "
-                        f"run: {blocked}", "finished_at": _now().isoformat()}
-                rt.state.save_run(run)
+        on = {"users": _users_on(rt), "groups": _groups_on(rt), "contacts": _contacts_on(rt)}
+        parts = [p for p in ("users", "groups", "contacts")
+                 if run["scope"] in (p, "all") and on[p]]
+        if not parts:
+            run |= {"state": "failed", "error": "every part asked for is off or paused",
+                    "summary": "Nothing ran: every part asked for is off or paused.",
+                    "finished_at": _now().isoformat()}
+            rt.state.save_run(run)
+            return
+        for index, part in enumerate(parts):  # users first: groups need their extensions
+            record = run | {"scope": part} if index == 0 else new_run(
+                part, trigger=run.get("trigger", "manual"), dry_run=run["dry_run"])
+            if part == "users":
+                _user_sync(rt, record, incremental=False, allow_deletions=allow_deletions)
+            elif part == "groups":
+                _group_sync(rt, record, allow_deletions=allow_deletions)
             else:
-                _user_sync(rt, run, incremental=False, allow_deletions=allow_deletions)
-        if scope == "groups" or (scope == "all" and _groups_on(rt)):
-            group_run = run if scope == "groups" else new_run(
-                "groups", trigger=run.get("trigger", "manual"), dry_run=run["dry_run"])
-            blocked = groups_blocked(flags(rt.state))
-            if blocked:
-                group_run |= {"state": "failed", "error": blocked, "summary": f"Group sync did "
-                              f"not run: {blocked}", "finished_at": _now().isoformat()}
-                rt.state.save_run(group_run)
-            else:
-                _group_sync(rt, group_run, allow_deletions=allow_deletions)
-        if scope == "contacts" or (scope == "all" and _contacts_on(rt)):
-            contact_run = run if scope == "contacts" else new_run(
-                "contacts", trigger=run.get("trigger", "manual"), dry_run=run["dry_run"])
-            _contact_sync(rt, contact_run)
+                _contact_sync(rt, record)
 
 
 @dramatiq.actor(actor_name=names.RECONCILE, queue_name=names.QUEUE, time_limit=LONG)
