@@ -14,7 +14,10 @@ from typing import Any
 from core import runs
 from core.apply import apply_contacts
 from core.contact_plan import (
+    CreateContact,
+    DeleteContact,
     SkipContact,
+    UpdateContact,
     WantedBook,
     WantedContact,
     plan_contacts,
@@ -25,6 +28,8 @@ from core.graph import GraphClient
 from core.pbx import PbxClient
 from core.state import StateStore
 
+_PLANNED = {CreateContact: "created", UpdateContact: "updated", DeleteContact: "deleted",
+            SkipContact: "skipped"}
 NO_MAILBOX = ("MailboxNotEnabledForRESTAPI", "ErrorInvalidUser", "ResourceNotFound")
 
 
@@ -129,10 +134,7 @@ def sync_contacts(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run:
     ops = plan_contacts(tuple(books), pbx_books, pbx_contacts, state.book_links(),
                         state.contact_links())
     if run["dry_run"]:
-        run["counts"] |= {"created": sum(1 for o in ops if type(o).__name__ == "CreateContact"),
-                          "updated": sum(1 for o in ops if type(o).__name__ == "UpdateContact"),
-                          "deleted": sum(1 for o in ops if type(o).__name__ == "DeleteContact"),
-                          "skipped": sum(1 for o in ops if isinstance(o, SkipContact))}
+        run["counts"] |= runs.planned_counts(ops, _PLANNED)
         return runs.finish(state, run, now, "succeeded")
     outcome = apply_contacts(ops, pbx, state)
     runs.record(run, outcome)

@@ -7,7 +7,6 @@ group in range (through nested groups), and the PBX's extension groups and exten
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +18,6 @@ from core.graph import GraphClient
 from core.group_plan import (
     CreateGroup,
     DeleteGroup,
-    GroupOperation,
     ReleaseGroup,
     SkipGroup,
     UpdateGroup,
@@ -69,7 +67,7 @@ def sync_groups(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: d
     run["held_deletions"] = [{"group_id": d.group_id, "name": d.name, "reason": d.reason}
                              for d in held]
     if run["dry_run"]:
-        run["counts"] |= planned_counts(ops)
+        run["counts"] |= runs.planned_counts(ops, _PLANNED)
         run["skipped"] = [{"group_id": o.group_id, "name": o.name, "reason": o.reason}
                           for o in ops if isinstance(o, SkipGroup)]
         return runs.finish(state, run, now, "succeeded")
@@ -77,8 +75,3 @@ def sync_groups(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: d
     synced = state.group_links()
     run["synced"] = sum(1 for w in wanted if w.group_id in synced)
     return runs.finish(state, run, now, "blocked" if held else "succeeded")
-
-
-def planned_counts(ops: tuple[GroupOperation, ...]) -> dict[str, int]:
-    counts = Counter(_PLANNED[type(op)] for op in ops)
-    return {name: counts.get(name, 0) for name in runs.COUNT_NAMES}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from core.apply import Outcome
@@ -25,6 +26,12 @@ def new_run(scope: str, *, dry_run: bool = False, trigger: str = "manual",
             "created_at": when.isoformat(), "started_at": None, "finished_at": None,
             "counts": dict.fromkeys(COUNT_NAMES, 0), "failures": [], "skipped": [],
             "held_deletions": [], "summary": "", "error": None}
+
+
+def planned_counts(ops: Iterable[Any], kinds: Mapping[type, str]) -> dict[str, int]:
+    """What a dry run would do, in the counts of a run record; `kinds` names each operation."""
+    counts = Counter(kinds[type(op)] for op in ops if type(op) in kinds)
+    return {name: counts.get(name, 0) for name in COUNT_NAMES}
 
 
 def start(state: StateStore, run: dict[str, Any], now: Callable[[], dt.datetime]) -> None:

@@ -81,7 +81,7 @@ def sync_users(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: di
     run["held_deletions"] = [{"user_id": d.user_id, "name": d.label, "number": d.number,
                               "reason": d.reason} for d in held]
     if run["dry_run"]:
-        run["counts"] |= planned_counts(ops)
+        run["counts"] |= runs.planned_counts(ops, _PLANNED)
         run["skipped"] = [{"user_id": o.user_id, "name": o.label, "reason": o.reason}
                           for o in ops if isinstance(o, Skip)]
         return runs.finish(state, run, now, "succeeded")
@@ -126,9 +126,3 @@ def _read_directory(graph: GraphClient, state: StateStore, rules: Mapping[str, A
             return directory, scope, changes.delta_link
     latest = graph.users_delta_latest(select=select)  # taken first: later changes replay
     return read_directory(graph, rules), None, latest
-
-
-def planned_counts(ops: tuple[Any, ...]) -> dict[str, int]:
-    """What a dry run would do, in the counts of a run record."""
-    counts = Counter(_PLANNED.get(type(op), "skipped") for op in ops)
-    return {name: counts.get(name, 0) for name in runs.COUNT_NAMES}

@@ -108,3 +108,15 @@ def test_phonebooks_past_the_pbx_limit_are_skipped_with_the_reason(
     reasons = {r["reason"] for r in run["skipped"]}
     assert run["counts"]["failed"] == 0 and len(list(pbx.phonebooks())) == 3
     assert any(r.startswith("the PBX has no room for more phonebooks") for r in reasons)
+
+
+def test_a_dry_run_counts_the_contacts_and_writes_nothing(
+        synced: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    from core.contact_sync import sync_contacts
+
+    dry = sync_contacts(graph=graph, pbx=pbx, state=state, run=new_run("contacts", dry_run=True))
+    real = contacts_run(graph, pbx, state)
+
+    assert dry["counts"]["created"] == real["counts"]["created"] > 0
+    assert dry["counts"]["skipped"] == real["counts"]["skipped"]
+    assert dry["summary"].startswith("Dry run")
