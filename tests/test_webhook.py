@@ -170,3 +170,19 @@ def test_the_admin_page_is_served_without_data_or_secrets(client: FlaskClient) -
     assert '<script src="/admin.js"' in page.get_data(as_text=True)
     assert script.status_code == 200 and "/api/status" in script.get_data(as_text=True)
     assert "pbx-secret" not in page.get_data(as_text=True) + script.get_data(as_text=True)
+
+
+def test_group_sync_pause_refuses_its_settings_and_resume_runs_it(client: FlaskClient,
+                                                                  broker: StubBroker) -> None:
+    admin(client, "PATCH", "/api/settings", {"groups": {"enabled": True}})
+
+    paused = admin(client, "POST", "/api/group-sync/pause", {"delete_groups": False})
+    refused = admin(client, "PATCH", "/api/settings", {"groups": {"range": "types"}})
+    bad = admin(client, "POST", "/api/group-sync/pause", {"delete_groups": "yes"})
+    resumed = admin(client, "POST", "/api/group-sync/resume")
+
+    assert paused.status_code == 200 and paused.json["flags"]["groups_paused"] is True
+    assert paused.json["run_id"] is None and refused.status_code == 409
+    assert bad.status_code == 400 and "delete_groups" in bad.json["fields"]
+    assert resumed.json["flags"]["groups_paused"] is False and resumed.json["run_id"]
+    assert messages(broker)[-1]["args"][0] == resumed.json["run_id"]

@@ -253,36 +253,6 @@ def _options(*names: str) -> dict[str, bool] | tuple[Response, int]:
     return {n: bool(body.get(n, False)) for n in names}
 
 
-@blueprint.post("/user-sync/pause")
-@admin_only
-def pause_users() -> tuple[Response, int]:
-    options = _options("delete_extensions")
-    if isinstance(options, tuple):
-        return options
-    current = set_flags(_ext("state"), users_paused=True)
-    return jsonify(flags=current, run_id=_wind_down("pause", options["delete_extensions"])), 200
-
-
-@blueprint.post("/user-sync/resume")
-@admin_only
-def resume_users() -> tuple[Response, int]:
-    current = set_flags(_ext("state"), users_paused=False)
-    run_id = None if users_blocked(current) else _queue_run(
-        "users", dry_run=False, allow_deletions=False, trigger="resume")
-    return jsonify(flags=current, run_id=run_id), 200
-
-
-@blueprint.post("/integration/disable")
-@admin_only
-def disable() -> tuple[Response, int]:
-    options = _options("delete_extensions", "delete_groups")
-    if isinstance(options, tuple):
-        return options
-    current = set_flags(_ext("state"), state="disabled")
-    return jsonify(flags=current, run_id=_wind_down("disable", options["delete_extensions"],
-                                                    options["delete_groups"])), 200
-
-
 @blueprint.post("/integration/enable")
 @admin_only
 def enable() -> tuple[Response, int]:
@@ -292,44 +262,6 @@ def enable() -> tuple[Response, int]:
     send(_ext("broker"), MAINTAIN_SUBSCRIPTIONS)
     run_id = _queue_run("all", dry_run=False, allow_deletions=False, trigger="enable")
     return jsonify(flags=current, run_id=run_id), 200
-
-
-@blueprint.post("/integration/disconnect")
-@admin_only
-def disconnect() -> tuple[Response, int]:
-    options = _options("delete_extensions", "delete_groups")
-    if isinstance(options, tuple):
-        return options
-    current = set_flags(_ext("state"), state="disconnected")
-    return jsonify(flags=current, run_id=_wind_down("disconnect", options["delete_extensions"],
-                                                    options["delete_groups"])), 200
-
-
-@blueprint.post("/group-sync/pause")
-@admin_only
-def pause_groups() -> tuple[Response, int]:
-    options = _options("delete_groups")
-    if isinstance(options, tuple):
-        return options
-    current = set_flags(_ext("state"), groups_paused=True)
-    return jsonify(flags=current, run_id=_wind_down("pause", False,
-                                                    options["delete_groups"])), 200
-
-
-@blueprint.post("/group-sync/resume")
-@admin_only
-def resume_groups() -> tuple[Response, int]:
-    current = set_flags(_ext("state"), groups_paused=False)
-    run_id = None if groups_blocked(current) else _queue_run(
-        "groups", dry_run=False, allow_deletions=False, trigger="resume")
-    return jsonify(flags=current, run_id=run_id), 200
-
-
-def _queue_run(scope: str, *, dry_run: bool, allow_deletions: bool, trigger: str) -> str:
-    run = new_run(scope, dry_run=dry_run, trigger=trigger)
-    _ext("state").save_run(run)
-    send(_ext("broker"), RUN_SYNC, run["id"], allow_deletions)
-    return str(run["id"])
 
 
 @blueprint.get("/runs")
@@ -373,3 +305,66 @@ def put_presence_preference(number: str) -> tuple[Response, int]:
     stored = {"enabled": preference.get("enabled", True), "map": preference.get("map", {})}
     _ext("state").set_presence_preference(number, stored)
     return jsonify(effective(stored)), 200
+
+
+def _queue_run(scope: str, *, dry_run: bool, allow_deletions: bool, trigger: str) -> str:
+    run = new_run(scope, dry_run=dry_run, trigger=trigger)
+    _ext("state").save_run(run)
+    send(_ext("broker"), RUN_SYNC, run["id"], allow_deletions)
+    return str(run["id"])
+
+
+def _stop(action: str, option_names: tuple[str, ...], **flag_changes: Any) -> tuple[Response, int]:
+    """Set the flags that stop syncing at once, then queue the deletions or releases asked for."""
+    options = _options(*option_names)
+    if isinstance(options, tuple):
+        return options
+    current = set_flags(_ext("state"), **flag_changes)
+    run_id = _wind_down(action, options.get("delete_extensions", False),
+                        options.get("delete_groups", False))
+    return jsonify(flags=current, run_id=run_id), 200
+
+
+def _resume(part: str, **flag_changes: Any) -> tuple[Response, int]:
+    """Clear a pause, and run that part at once unless something else still stops it."""
+    current = set_flags(_ext("state"), **flag_changes)
+    blocked = (users_blocked if part == "users" else groups_blocked)(current)
+    run_id = None if blocked else _queue_run(part, dry_run=False, allow_deletions=False,
+                                             trigger="resume")
+    return jsonify(flags=current, run_id=run_id), 200
+
+
+@blueprint.post("/user-sync/pause")
+@admin_only
+def pause_users() -> tuple[Response, int]:
+    return _stop("pause", ("delete_extensions",), users_paused=True)
+
+
+@blueprint.post("/user-sync/resume")
+@admin_only
+def resume_users() -> tuple[Response, int]:
+    return _resume("users", users_paused=False)
+
+
+@blueprint.post("/group-sync/pause")
+@admin_only
+def pause_groups() -> tuple[Response, int]:
+    return _stop("pause", ("delete_groups",), groups_paused=True)
+
+
+@blueprint.post("/group-sync/resume")
+@admin_only
+def resume_groups() -> tuple[Response, int]:
+    return _resume("groups", groups_paused=False)
+
+
+@blueprint.post("/integration/disable")
+@admin_only
+def disable() -> tuple[Response, int]:
+    return _stop("disable", ("delete_extensions", "delete_groups"), state="disabled")
+
+
+@blueprint.post("/integration/disconnect")
+@admin_only
+def disconnect() -> tuple[Response, int]:
+    return _stop("disconnect", ("delete_extensions", "delete_groups"), state="disconnected")
