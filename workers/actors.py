@@ -55,9 +55,6 @@ def _now() -> dt.datetime:
 
 def _user_sync(rt: Runtime, run: dict[str, Any], *, incremental: bool,
                allow_deletions: bool = False) -> dict[str, Any]:
-    """One user sync; the caller holds the sync lock, so no other run can be `running`."""
-    for stale in rt.state.mark_interrupted(_now().isoformat()):
-        log.warning(f"run {stale} was interrupted by a stopped worker")
     return _logged_run(rt, run, "User", lambda graph: sync_users(
         graph=graph, pbx=rt.pbx(), state=rt.state, run=run, incremental=incremental,
         allow_deletions=allow_deletions))
@@ -82,7 +79,13 @@ def _contacts_on(rt: Runtime) -> bool:
 
 def _logged_run(rt: Runtime, run: dict[str, Any], title: str,
                 work: Callable[[GraphClient], dict[str, Any]]) -> dict[str, Any]:
-    """Run `work` with a Graph client, its log lines carrying the run id; not connected → failed."""
+    """Run `work` with a Graph client, its log lines carrying the run id; not connected → failed.
+
+    The caller holds the sync lock, so no other run can be `running`: any that says so was
+    interrupted by a worker that stopped.
+    """
+    for stale in rt.state.mark_interrupted(_now().isoformat()):
+        log.warning(f"run {stale} was interrupted by a stopped worker")
     token = logs.run_id.set(run["id"])
     try:
         try:
