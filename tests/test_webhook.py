@@ -92,6 +92,49 @@ def test_bad_input_is_a_4xx_and_enqueues_nothing(client: FlaskClient, broker: St
     assert messages(broker) == []
 
 
+@pytest.mark.parametrize(("body", "problem"), [
+    ({"value": [item(), "x"]}, "value[1] must be an object"),
+    ({"value": [item(resource=None)]}, "value[0].resource must be a string"),
+    ({"value": [item(clientState=7)]}, "value[0].clientState must be a string or null"),
+    ({"value": [item(id=["n"])]}, "value[0].id must be a string or null"),
+    ({"value": [item()] * 1001}, "'value' must hold 1 to 1000 notifications"),
+    ({"values": [item()]}, "the body must be an object with a 'value' array"),
+])
+def test_a_malformed_collection_is_refused_with_what_is_wrong(
+        client: FlaskClient, broker: StubBroker, body: Any, problem: str) -> None:
+    answer = client.post("/graph/notifications", json=body)
+
+    assert answer.status_code == 400
+    assert answer.json["error"] == f"not a notification collection: {problem}"
+    assert messages(broker) == []
+
+
+def test_optional_fields_may_be_null_and_a_missing_id_is_derived_from_the_item(
+        client: FlaskClient, broker: StubBroker) -> None:
+    body = {"value": [item(id=None), item(id=None), item(id=None, resource="Users/u2")]}
+
+    assert client.post("/graph/notifications", json=body).status_code == 202
+    (message,) = messages(broker)
+    first, again, other = (i["id"] for i in message["args"][0])
+    assert first == again != other and len(first) == 64
+
+
+def test_a_forged_batch_is_counted_per_item_and_logged_once(
+        client: FlaskClient, broker: StubBroker, caplog: pytest.LogCaptureFixture) -> None:
+    forged = [item(id=f"n{i}", clientState="forged") for i in range(50)]
+
+    with caplog.at_level("WARNING", logger="webhook"):
+        answer = client.post("/graph/notifications", json={"value": [item(), *forged]})
+
+    assert answer.status_code == 202
+    assert [i["id"] for m in messages(broker) for i in m["args"][0]] == ["n1"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "notification with a wrong clientState dropped"]
+    assert "forged" not in caplog.text
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'eps_notifications_total{outcome="bad_client_state"} 50.0' in metrics
+
+
 def test_lifecycle_events_are_handed_to_workers(client: FlaskClient, broker: StubBroker) -> None:
     body = {"value": [{"subscriptionId": "sub-1", "clientState": "the-client-state",
                        "lifecycleEvent": "reauthorizationRequired", "tenantId": "t",

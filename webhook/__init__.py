@@ -6,7 +6,8 @@ import os
 from typing import Any
 
 import redis
-from flask import Flask, Response, jsonify
+from flask import Flask, Request, Response, jsonify
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from core import logs
@@ -23,6 +24,15 @@ from workers.broker import make_broker
 MAX_BODY = 1024 * 1024
 
 
+class _Sessions(SecureCookieSessionInterface):
+    """Signed-cookie sessions for sign-in and the admin page; Graph's endpoints open none."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/graph/"):
+            return None  # Flask puts a null session in its place
+        return super().open_session(app, request)
+
+
 def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | None = None,
                broker: Any = None) -> Flask:
     """The Flask app; `settings` default to the environment."""
@@ -30,6 +40,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
         settings = Settings.from_env(os.environ)
         logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
     app = Flask(__name__)
+    app.session_interface = _Sessions()
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY,
                       SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=(settings.public_base_url or "").startswith("https"))

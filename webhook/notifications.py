@@ -4,6 +4,11 @@ Answered within Graph's 3 seconds with no Graph or PBX call: the validation hand
 echoed, each item's `clientState` is compared in constant time with the one kept for its
 subscription, and one Dramatiq message carries the accepted items of a batch. Unknown
 subscriptions and wrong client states are dropped (202, counted, logged without secrets).
+
+Graph batches up to hundreds of notifications a POST when many changes happen, so the work
+per item is kept small: the collection is checked by a plain function rather than a schema
+library (which cost about ten times as much per item), and each (subscription, clientState)
+pair of a batch is looked up and compared once.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import unicodedata
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
 from core.subscriptions import SubscriptionStore, kind_of
 from workers.broker import HANDLE_LIFECYCLE, NOTE_CHANGES, send
@@ -26,39 +30,30 @@ from workers.broker import HANDLE_LIFECYCLE, NOTE_CHANGES, send
 blueprint = Blueprint("graph", __name__)
 log = logging.getLogger("webhook")
 MAX_TOKEN = 1024
+MAX_ITEMS = 1000
+CHANGE_FIELDS = ("subscriptionId", "changeType", "resource")
+LIFECYCLE_FIELDS = ("subscriptionId", "lifecycleEvent")
+OPTIONAL_FIELDS = ("clientState", "id")
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
 
 
-class _Item(Schema):
-    class Meta:
-        unknown = INCLUDE
-
-    subscriptionId = fields.String(required=True)
-    clientState = fields.String(allow_none=True, load_default=None)
-
-
-class _Change(_Item):
-    changeType = fields.String(required=True)
-    resource = fields.String(required=True)
-    id = fields.String(allow_none=True, load_default=None)
-
-
-class _Lifecycle(_Item):
-    lifecycleEvent = fields.String(required=True)
-
-
-def _collection(item: type[Schema]) -> Schema:
-    class Collection(Schema):
-        class Meta:
-            unknown = INCLUDE
-
-        value = fields.List(fields.Nested(item), required=True,
-                            validate=validate.Length(min=1, max=1000))
-
-    return Collection()
-
-
-_CHANGES, _LIFECYCLES = _collection(_Change), _collection(_Lifecycle)
+def collection_problem(body: Any, required: tuple[str, ...]) -> str | None:
+    """What keeps `body` from being a notification collection whose items have `required`."""
+    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+        return "the body must be an object with a 'value' array"
+    items = body["value"]
+    if not 1 <= len(items) <= MAX_ITEMS:
+        return f"'value' must hold 1 to {MAX_ITEMS} notifications"
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            return f"value[{index}] must be an object"
+        for name in required:
+            if not isinstance(item.get(name), str):
+                return f"value[{index}].{name} must be a string"
+        for name in OPTIONAL_FIELDS:
+            if item.get(name) is not None and not isinstance(item[name], str):
+                return f"value[{index}].{name} must be a string or null"
+    return None
 
 
 def _validation_answer(token: str) -> tuple[Response | str, int, dict[str, str]]:
@@ -67,14 +62,14 @@ def _validation_answer(token: str) -> tuple[Response | str, int, dict[str, str]]
     return token, 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
-def _load(schema: Schema) -> tuple[list[dict[str, Any]] | None, Response | None]:
+def _load(required: tuple[str, ...]) -> tuple[list[dict[str, Any]], Response | None]:
     body = request.get_json(silent=True)
     if body is None:
-        return None, _refuse("the body must be JSON")
-    try:
-        return schema.load(body)["value"], None
-    except ValidationError as exc:
-        return None, _refuse(f"not a notification collection: {json.dumps(exc.messages)[:500]}")
+        return [], _refuse("the body must be JSON")
+    problem = collection_problem(body, required)
+    if problem is not None:
+        return [], _refuse(f"not a notification collection: {problem}")
+    return body["value"], None
 
 
 def _refuse(message: str) -> Response:
@@ -112,43 +107,63 @@ class ClientStates:
         return record, opened
 
 
-def _trusted(item: dict[str, Any]) -> dict[str, Any] | None:
-    """The stored subscription of an item whose clientState matches, else None (dropped)."""
-    metrics = current_app.extensions["metrics"]
-    found = current_app.extensions["client_states"].get(item["subscriptionId"])
-    if found is None:
-        metrics.notifications.labels("unknown_subscription").inc()
-        log.warning("notification for an unknown subscription dropped",
-                    extra={"subscription_id": item["subscriptionId"]})
-        return None
-    record, expected = found
-    if not hmac.compare_digest(expected, (item.get("clientState") or "").encode()):
-        metrics.notifications.labels("bad_client_state").inc()
-        log.warning("notification with a wrong clientState dropped",
-                    extra={"subscription_id": item["subscriptionId"]})
-        return None
-    return record
+class Trust:
+    """Which items of one request come from a known subscription with its clientState.
+
+    Each (subscription, clientState) pair is looked up and compared once per request;
+    every dropped item is counted, and each dropped pair logged once, without secrets.
+    """
+
+    def __init__(self, extensions: dict[str, Any]) -> None:
+        self.client_states = extensions["client_states"]
+        self.metrics = extensions["metrics"]
+        self.verdicts: dict[tuple[str, str], tuple[str, dict[str, Any] | None]] = {}
+
+    def record(self, item: dict[str, Any]) -> dict[str, Any] | None:
+        """The stored subscription of `item` if its clientState matches, else None (dropped)."""
+        pair = (item["subscriptionId"], item.get("clientState") or "")
+        verdict = self.verdicts.get(pair)
+        if verdict is None:
+            verdict = self.verdicts[pair] = self._judge(*pair)
+        outcome, record = verdict
+        if record is None:
+            self.metrics.notifications.labels(outcome).inc()
+        return record
+
+    def _judge(self, subscription_id: str, client_state: str) -> tuple[str, dict[str, Any] | None]:
+        found = self.client_states.get(subscription_id)
+        if found is None:
+            log.warning("notification for an unknown subscription dropped",
+                        extra={"subscription_id": subscription_id})
+            return "unknown_subscription", None
+        record, expected = found
+        if not hmac.compare_digest(expected, client_state.encode()):
+            log.warning("notification with a wrong clientState dropped",
+                        extra={"subscription_id": subscription_id})
+            return "bad_client_state", None
+        return "accepted", record
+
+
+def _change_id(item: dict[str, Any]) -> str:
+    """Graph's notification id, or one derived from the whole item when Graph gave none."""
+    return item.get("id") or hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()
 
 
 @blueprint.post("/graph/notifications")
 def notifications() -> Any:
     if "validationToken" in request.args:
         return _validation_answer(request.args["validationToken"])
-    items, refusal = _load(_CHANGES)
+    items, refusal = _load(CHANGE_FIELDS)
     if refusal is not None:
         return refusal
-    accepted = []
-    for item in items or []:
-        record = _trusted(item)
-        if record is None:
-            continue
-        change_id = item.get("id") or hashlib.sha256(
-            json.dumps(item, sort_keys=True).encode()).hexdigest()
-        accepted.append({"kind": kind_of(record), "id": change_id,
-                         "change_type": item["changeType"], "resource": item["resource"]})
+    extensions = current_app.extensions
+    trust = Trust(extensions)
+    accepted = [{"kind": kind_of(record), "id": _change_id(item),
+                 "change_type": item["changeType"], "resource": item["resource"]}
+                for item in items if (record := trust.record(item)) is not None]
     if accepted:
-        send(current_app.extensions["broker"], NOTE_CHANGES, accepted)
-        current_app.extensions["metrics"].notifications.labels("accepted").inc(len(accepted))
+        send(extensions["broker"], NOTE_CHANGES, accepted)
+        extensions["metrics"].notifications.labels("accepted").inc(len(accepted))
     return "", 202
 
 
@@ -156,13 +171,15 @@ def notifications() -> Any:
 def lifecycle() -> Any:
     if "validationToken" in request.args:
         return _validation_answer(request.args["validationToken"])
-    items, refusal = _load(_LIFECYCLES)
+    items, refusal = _load(LIFECYCLE_FIELDS)
     if refusal is not None:
         return refusal
+    extensions = current_app.extensions
+    trust = Trust(extensions)
     accepted = [{"subscriptionId": i["subscriptionId"], "lifecycleEvent": i["lifecycleEvent"]}
-                for i in items or [] if i["lifecycleEvent"] in LIFECYCLE_EVENTS and _trusted(i)]
+                for i in items if i["lifecycleEvent"] in LIFECYCLE_EVENTS and trust.record(i)]
     for item in accepted:
-        current_app.extensions["metrics"].lifecycle.labels(item["lifecycleEvent"]).inc()
+        extensions["metrics"].lifecycle.labels(item["lifecycleEvent"]).inc()
     if accepted:
-        send(current_app.extensions["broker"], HANDLE_LIFECYCLE, accepted)
+        send(extensions["broker"], HANDLE_LIFECYCLE, accepted)
     return "", 202

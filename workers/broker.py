@@ -25,8 +25,13 @@ POLL_PRESENCE = "poll_presence"
 
 
 def make_broker(url: str, *, worker: bool = False) -> RedisBroker:
-    """A Redis broker; a worker's also counts every message into Redis for /metrics."""
-    broker = RedisBroker(url=url, namespace="eps-dramatiq")
+    """A Redis broker; a worker's also counts every message into Redis for /metrics.
+
+    Only workers run the broker's upkeep (requeueing what dead workers held): a web process
+    only enqueues, and a request should not pay for a sweep now and then.
+    """
+    broker = RedisBroker(url=url, namespace="eps-dramatiq",
+                         **({} if worker else {"maintenance_chance": 0}))
     if worker:
         from workers.metrics import RedisMetrics
 
