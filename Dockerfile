@@ -5,4 +5,4 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 ENV PORT=8000
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "webhook:create_app()"]
+CMD ["gunicorn", "-c", "webhook/gunicorn_conf.py", "webhook:create_app()"]

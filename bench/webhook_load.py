@@ -52,8 +52,8 @@ CLIENT_STATE = "bench-client-state"
 
 def gunicorn(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", app],
+        [str(BIN / "gunicorn"), "-c", "webhook/gunicorn_conf.py", "--bind", f"127.0.0.1:{port}",
+         "--log-level", "warning", app],
         cwd=ROOT, env=env, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

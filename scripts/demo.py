@@ -54,8 +54,8 @@ class Demo:
             "ADMIN_TOKEN": self.token, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "PORT": str(port), "DEBOUNCE_WINDOW_SECONDS": "5", "LOG_LEVEL": "WARNING"}
         self.base = f"http://127.0.0.1:{port}"
-        self.start([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                    "--threads", "4", "--log-level", "warning", "webhook:create_app()"])
+        self.start([str(BIN / "gunicorn"), "-c", "webhook/gunicorn_conf.py", "--bind",
+                    f"127.0.0.1:{port}", "--log-level", "warning", "webhook:create_app()"])
         self.start([str(BIN / "dramatiq"), "workers.actors", "--processes", "1", "--threads", "4"])
         self.start([sys.executable, "-m", "workers.clock"])
         self.http = requests.Session()

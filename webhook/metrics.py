@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import redis
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -43,13 +44,25 @@ class _RedisCollector(Collector):
 
 
 class Metrics:
+    """The web's counters, and what workers recorded in Redis.
+
+    Under gunicorn (webhook/gunicorn_conf.py) each worker process writes its counters to the
+    shared PROMETHEUS_MULTIPROC_DIR and a scrape sums them; without it they live in memory.
+    """
+
     def __init__(self, state: StateStore) -> None:
         self.registry = CollectorRegistry()
         self.notifications = Counter("eps_notifications", "Change notifications by outcome",
                                      ["outcome"], registry=self.registry)
         self.lifecycle = Counter("eps_lifecycle_notifications", "Lifecycle notifications",
                                  ["event"], registry=self.registry)
-        self.registry.register(_RedisCollector(state))
+        self.workers = _RedisCollector(state)
+        self.registry.register(self.workers)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        registry.register(self.workers)
+        return generate_latest(registry)
