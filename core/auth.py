@@ -1,5 +1,6 @@
 """Microsoft identity through MSAL (the one module that imports msal): app-only Graph tokens,
-and sign-in with Microsoft."""
+sign-in with Microsoft, and the delegated tokens of an admin who authorized presence
+subscriptions (which Graph allows with a delegated token only)."""
 
 from __future__ import annotations
 
@@ -76,21 +77,28 @@ class SignIn:
     """Sign-in with Microsoft (S1): the authorization-code flow with PKCE, through MSAL.
 
     MSAL checks `state` and `nonce` but, since 1.38, not the ID token's signature, issuer or
-    audience; `finish` checks them against the tenant's published keys with PyJWT.
+    audience; `finish` checks them against the tenant's published keys with PyJWT. With
+    `scopes` beyond sign-in, the tokens stay in an MSAL cache that `cache_blob` serializes
+    and `cache` restores, so `delegated_token` can refresh them later in another process.
     """
 
-    SCOPES = ["User.Read"]
+    SCOPES = ("User.Read",)
 
     def __init__(self, *, tenant_id: str, client_id: str, client_secret: str,
-                 authority_host: str, session: requests.Session, timeout: float = 30.0) -> None:
+                 authority_host: str, session: requests.Session, timeout: float = 30.0,
+                 scopes: tuple[str, ...] = SCOPES, cache: str | None = None) -> None:
         self.client_id = client_id
+        self.scopes = list(scopes)
         self._authority = f"{authority_host.rstrip('/')}/{tenant_id}"
         self._session = session
+        self._cache = msal.SerializableTokenCache()
+        if cache:
+            self._cache.deserialize(cache)
         known = urlsplit(authority_host).hostname in MICROSOFT_HOSTS
         try:
             self._app = msal.ConfidentialClientApplication(
                 client_id, client_credential=client_secret, authority=self._authority,
-                http_client=session, timeout=timeout,
+                http_client=session, timeout=timeout, token_cache=self._cache,
                 instance_discovery=None if known else False)
         except requests.RequestException as exc:
             raise AuthError("network", f"authority unreachable: {type(exc).__name__}") from None
@@ -99,7 +107,7 @@ class SignIn:
 
     def begin(self, redirect_uri: str) -> dict[str, Any]:
         """A new flow: `auth_uri` to send the browser to, and what `finish` needs back."""
-        return dict(self._app.initiate_auth_code_flow(self.SCOPES, redirect_uri=redirect_uri,
+        return dict(self._app.initiate_auth_code_flow(self.scopes, redirect_uri=redirect_uri,
                                                       response_mode="form_post"))
 
     def finish(self, flow: dict[str, Any], answer: dict[str, str]) -> dict[str, Any]:
@@ -112,6 +120,30 @@ class SignIn:
             raise AuthError("refused", f"{result.get('error')}: "
                             f"{result.get('error_description', '')}")
         return self._verified(str(result["id_token"]))
+
+    def delegated_token(self, *, fresh: bool = False) -> str:
+        """An access token of the signed-in account, refreshed through the cache when needed;
+        AuthError `reauthorize` when the account must sign in again."""
+        accounts = self._app.get_accounts()
+        if not accounts:
+            raise AuthError("reauthorize", "no signed-in account: authorize again")
+        try:
+            result = self._app.acquire_token_silent_with_error(
+                self.scopes, account=accounts[0], force_refresh=fresh)
+        except requests.RequestException as exc:
+            raise AuthError("network", f"token endpoint unreachable: {type(exc).__name__}") \
+                from None
+        if result and "access_token" in result:
+            return str(result["access_token"])
+        detail = f"{result.get('error')}: {result.get('error_description', '')}" if result else ""
+        raise AuthError("reauthorize", f"the authorization lapsed; sign in again ({detail})")
+
+    def cache_blob(self) -> str | None:
+        """The serialized token cache when it changed since it was loaded or last asked."""
+        if not self._cache.has_state_changed:
+            return None
+        self._cache.has_state_changed = False
+        return str(self._cache.serialize())
 
     def _verified(self, id_token: str) -> dict[str, Any]:
         try:

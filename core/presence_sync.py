@@ -1,7 +1,8 @@
-"""One presence poll: read the Teams presence of every synced user, apply what changed."""
+"""Read the Teams presence of synced users, and apply what changed to their extensions."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from core.apply import apply_presence
@@ -11,12 +12,15 @@ from core.presence import plan_presence
 from core.state import StateStore
 
 
-def sync_presence(*, graph: GraphClient, pbx: PbxClient, state: StateStore) -> dict[str, Any]:
-    """Poll `getPresencesByUserId` (650 users a call) and update the extensions whose user's
-    availability changed since it was last applied. Raises on a failed read."""
+def sync_presence(*, graph: GraphClient, pbx: PbxClient, state: StateStore,
+                  user_ids: Collection[str] | None = None) -> dict[str, Any]:
+    """Read presence with `getPresencesByUserId` (650 users a call) for the synced users among
+    `user_ids` (default: all of them) and update the extensions whose user's availability
+    changed since it was last applied. Raises on a failed read."""
     links = state.user_links()
-    extensions = {uid: (link.ext_id, link.number) for uid, link in links.items()}
-    presences = graph.presences(sorted(extensions))
+    extensions = {uid: (link.ext_id, link.number) for uid, link in links.items()
+                  if user_ids is None or uid in user_ids}
+    presences = graph.presences(sorted(extensions)) if extensions else []
     updates = plan_presence(presences, extensions, state.presence_preferences(),
                             state.presence_seen())
     outcome = apply_presence(updates, pbx, state)

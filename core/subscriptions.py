@@ -52,8 +52,10 @@ class SubscriptionStore:
         self.redis.hdel(self.key, subscription_id)
 
     def public(self) -> list[dict[str, Any]]:
-        """What status shows: no client state."""
-        return [{k: v for k, v in r.items() if k != "client_state"} for r in self.all().values()]
+        """What status shows: no client state, and how many users a presence one covers."""
+        return [{k: v for k, v in r.items() if k not in ("client_state", "user_ids")}
+                | ({"covers": len(r["user_ids"])} if "user_ids" in r else {})
+                for r in self.all().values()]
 
 
 def maintain(graph: GraphClient, store: SubscriptionStore, *, notification_url: str,
@@ -70,8 +72,8 @@ def maintain(graph: GraphClient, store: SubscriptionStore, *, notification_url: 
     wanted += [(f"/users/{mailbox}/contacts", CONTACT_CHANGES, "contacts")
                for mailbox in contact_mailboxes or []]
     wanted_resources = {resource for resource, _, _ in wanted}
-    for record in list(mine.values()):
-        if record["resource"] not in wanted_resources:
+    for record in list(mine.values()):  # presence is kept by core/presence_subscription.py
+        if record["resource"] not in wanted_resources and kind_of(record) != "presence":
             delete(graph, store, record["id"])
     for resource, change_type, family in wanted:
         current = next((r for r in mine.values() if r["resource"] == resource), None)
@@ -86,8 +88,10 @@ def maintain(graph: GraphClient, store: SubscriptionStore, *, notification_url: 
 
 
 def kind_of(record: dict[str, Any]) -> str:
-    """users, groups or contacts: what a notification of this subscription is about."""
+    """users, groups, contacts or presence: what a notification of this subscription is about."""
     resource = str(record["resource"])
+    if resource.startswith("communications/presences"):
+        return "presence"
     return "contacts" if resource.endswith("/contacts") else resource
 
 
@@ -102,7 +106,7 @@ def delete(graph: GraphClient, store: SubscriptionStore, subscription_id: str) -
 
 def renew(graph: GraphClient, store: SubscriptionStore, subscription_id: str,
           now: dt.datetime) -> None:
-    """Extend a subscription (this also reauthorizes it)."""
+    """Extend a directory or contacts subscription (this also reauthorizes it)."""
     record = store.get(subscription_id)
     lifetime = CONTACT_LIFETIME if record and kind_of(record) == "contacts" else LIFETIME
     answer = graph.renew_subscription(subscription_id, iso(now + lifetime))
@@ -111,8 +115,10 @@ def renew(graph: GraphClient, store: SubscriptionStore, subscription_id: str,
 
 
 def delete_all(graph: GraphClient, store: SubscriptionStore) -> None:
-    for sub_id in list(store.all()):
-        delete(graph, store, sub_id)
+    """Delete the app's subscriptions (presence needs the delegated client: see drop())."""
+    for sub_id, record in list(store.all().items()):
+        if kind_of(record) != "presence":
+            delete(graph, store, sub_id)
 
 
 def _create(graph: GraphClient, store: SubscriptionStore, at_graph: dict[str, dict[str, Any]],

@@ -115,7 +115,7 @@ def test_a_code_redeemed_without_its_pkce_verifier_is_refused(tenant: Sandbox) -
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
 
 
-def test_a_delegated_token_may_subscribe_to_presence(tenant: Sandbox) -> None:
+def test_presence_subscriptions_take_a_delegated_token_one_per_account(tenant: Sandbox) -> None:
     user = enabled_user(tenant)
     token = sign_in(tenant, user)["access_token"]
     values = tenant.describe()
@@ -124,13 +124,34 @@ def test_a_delegated_token_may_subscribe_to_presence(tenant: Sandbox) -> None:
     from tests.test_sandbox_fidelity import Receiver
 
     receiver = Receiver()
-    try:
-        answer = session.post(f"{values['graph_base_url']}/subscriptions", headers={
-            "Authorization": f"Bearer {token}"}, json={
-            "changeType": "updated", "notificationUrl": receiver.url,
+    base = f"{values['graph_base_url']}/subscriptions"
+    as_user = {"Authorization": f"Bearer {token}"}
+    app_token = application(tenant)[0].acquire_token_for_client(
+        ["https://graph.microsoft.com/.default"])["access_token"]
+    as_app = {"Authorization": f"Bearer {app_token}"}
+    body = {"changeType": "updated", "notificationUrl": receiver.url,
             "resource": f"communications/presences/{user['id']}", "expirationDateTime": expiry,
-            "clientState": "presence-state"})
+            "clientState": "presence-state"}
+    try:
+        answer = session.post(base, headers=as_user, json=body)
+        other = next(u for u in tenant.graph_store.users.items.values()
+                     if u["accountEnabled"] and u["id"] != user["id"])
+        second = session.post(base, headers=as_user,
+                              json=body | {"resource": f"communications/presences/{other['id']}"})
+        by_app = session.post(base, headers=as_app,
+                              json=body | {"resource": f"communications/presences/{other['id']}"})
+        sub_id = answer.json()["id"]
+        renew_by_app = session.patch(f"{base}/{sub_id}", headers=as_app,
+                                     json={"expirationDateTime": expiry})
+        delete_by_app = session.delete(f"{base}/{sub_id}", headers=as_app)
+        renew_by_user = session.patch(f"{base}/{sub_id}", headers=as_user,
+                                      json={"expirationDateTime": expiry})
+        delete_by_user = session.delete(f"{base}/{sub_id}", headers=as_user)
     finally:
         receiver.server.stop()
 
     assert answer.status_code == 201, answer.text
+    assert second.status_code == 409  # one presence subscription per account and app
+    assert [r.status_code for r in (by_app, renew_by_app, delete_by_app)] == [403, 403, 403]
+    assert "Application permissions are not supported" in renew_by_app.text
+    assert (renew_by_user.status_code, delete_by_user.status_code) == (200, 204)

@@ -17,7 +17,7 @@ from core.debounce import Debouncer
 from core.secret_box import SecretBox
 from core.state import StateStore
 from core.subscriptions import SubscriptionStore
-from webhook import admin, api, cli, notifications, sso
+from webhook import admin, api, cli, notifications, presence_auth, sso
 from webhook.metrics import Metrics
 from workers.broker import make_broker
 
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     app.register_blueprint(notifications.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(sso.blueprint)
+    app.register_blueprint(presence_auth.blueprint)
     app.register_blueprint(admin.blueprint)
     app.extensions["graph_for_sso"] = lambda: client_for(
         settings, app.extensions["connection"].credentials(settings))

@@ -18,6 +18,7 @@ from core.config import Settings
 from core.connection import ConnectionStore, Credentials, check
 from core.integration import flags, groups_blocked, set_flags, users_blocked
 from core.presence import effective, map_errors
+from core.presence_subscription import PresenceAuthorization
 from core.runs import new_run
 from core.state import StateStore
 from core.sync_settings import SettingsInvalid, merge
@@ -93,6 +94,8 @@ def status() -> Response:
                "pending_changes": _ext("debouncer").pending("users"),
                "synced": len(state.user_links()),
                "last_run": _brief(runs[0]) if runs else None},
+        presence={"enabled": document["presence"]["enabled"],
+                  "notifications": PresenceAuthorization(state, _ext("box")).public()},
         subscriptions=_ext("subscriptions").public(),
         setup=setup_links(settings, credentials),
         runs=[_brief(r) for r in runs])

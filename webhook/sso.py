@@ -43,7 +43,7 @@ Show my Teams status on my extension</label></p>
 <button type="submit">Sign out</button></form>{% endif %}</body></html>"""
 
 
-def _page(title: str, message: str = "", status: int = 200, **context: Any) -> Response:
+def page(title: str, message: str = "", status: int = 200, **context: Any) -> Response:
     body = render_template_string(PAGE, title=title, message=message, **context)
     return Response(body, status=status, mimetype="text/html")
 
@@ -62,7 +62,7 @@ def _closed() -> str | None:
     return None
 
 
-def _redirect_uri() -> str:
+def redirect_uri() -> str:
     listed = _state().settings()["sso"]["redirect_uris"]
     base = current_app.extensions["settings"].public_base_url or request.host_url
     return str(listed[0]) if listed else f"{base.rstrip('/')}/sso/callback"
@@ -86,11 +86,11 @@ def _sign_in() -> Any:
 def login() -> Any:
     closed = _closed()
     if closed:
-        return _page("Sign in", closed, 403)
+        return page("Sign in", closed, 403)
     try:
-        flow = _sign_in().begin(_redirect_uri())
+        flow = _sign_in().begin(redirect_uri())
     except AuthError as exc:
-        return _page("Sign in", f"Sign-in is unavailable: {exc.reason}.", 503)
+        return page("Sign in", f"Sign-in is unavailable: {exc.reason}.", 503)
     _state().redis.set(_state().key("sso", "flow", flow["state"]), json.dumps(flow), ex=FLOW_TTL)
     hint = request.args.get("login_hint")
     return redirect(flow["auth_uri"] + (f"&login_hint={hint}" if hint else ""))
@@ -98,22 +98,28 @@ def login() -> Any:
 
 @blueprint.route("/sso/callback", methods=["GET", "POST"])
 def callback() -> Any:
+    answer = {k: v for k, v in request.values.items()}
+    presence_flow = _state().redis.getdel(_state().key("presence", "flow",
+                                                       answer.get("state", "")))
+    if presence_flow is not None:  # an admin authorizing presence subscriptions
+        from webhook import presence_auth
+
+        return presence_auth.finish(json.loads(presence_flow), answer)
     closed = _closed()
     if closed:
-        return _page("Sign in", closed, 403)
-    answer = {k: v for k, v in request.values.items()}
+        return page("Sign in", closed, 403)
     raw = _state().redis.getdel(_state().key("sso", "flow", answer.get("state", "")))
     if raw is None:
-        return _page("Sign in", "This sign-in has expired or was already used. Start again.",
+        return page("Sign in", "This sign-in has expired or was already used. Start again.",
                      400)
     try:
         claims = _sign_in().finish(json.loads(raw), answer)
     except AuthError as exc:
-        return _page("Sign in", f"Sign-in failed: {exc.reason}.", 401)
+        return page("Sign in", f"Sign-in failed: {exc.reason}.", 401)
     user_id = str(claims.get("oid", ""))
     link = _state().user_links().get(user_id)
     if link is None:
-        return _page("Sign in", "Your account is not synced to an extension on this PBX.", 403)
+        return page("Sign in", "Your account is not synced to an extension on this PBX.", 403)
     try:
         graph = current_app.extensions["graph_for_sso"]()
         enabled = graph.request("GET", f"users/{user_id}",
@@ -121,9 +127,9 @@ def callback() -> Any:
         admins = _state().settings()["sso"]["admin_group_ids"]
         admin = any(user_id in set(graph.group_user_ids(g)) for g in admins)
     except SyncError as exc:
-        return _page("Sign in", f"Sign-in is unavailable: {exc}", 503)
+        return page("Sign in", f"Sign-in is unavailable: {exc}", 503)
     if enabled is False:
-        return _page("Sign in", "Your account is disabled.", 403)
+        return page("Sign in", "Your account is disabled.", 403)
     cookie.clear()
     cookie.update(user_id=user_id, name=claims.get("name") or link.label, number=link.number,
                   admin=admin, csrf=secrets.token_urlsafe(16))
@@ -148,7 +154,7 @@ def me() -> Any:
         cookie.clear()
         return redirect("/sso/login")
     preference = effective(_state().presence_preferences().get(user["number"]))
-    return _page("My extension", request.args.get("saved", ""), user=user, pref=preference,
+    return page("My extension", request.args.get("saved", ""), user=user, pref=preference,
                  availabilities=AVAILABILITY, statuses=PBX_PRESENCE, csrf=cookie.get("csrf"))
 
 
@@ -156,12 +162,12 @@ def me() -> Any:
 def my_presence() -> Any:
     user = signed_in()
     if user is None or request.form.get("csrf") != cookie.get("csrf"):
-        return _page("My extension", "Your session has ended. Sign in again.", 403)
+        return page("My extension", "Your session has ended. Sign in again.", 403)
     chosen = {k[4:]: v for k, v in request.form.items() if k.startswith("map.") and v}
     preference = {"enabled": request.form.get("enabled") == "1", "map": chosen}
     errors = map_errors(preference)
     if errors:
-        return _page("My extension", "Not saved: " + "; ".join(
+        return page("My extension", "Not saved: " + "; ".join(
             f"{k} {', '.join(v)}" for k, v in errors.items()), 400)
     _state().set_presence_preference(user["number"], preference)
     return redirect("/me?saved=Saved.")
@@ -171,4 +177,4 @@ def my_presence() -> Any:
 def logout() -> Any:
     if request.form.get("csrf") == cookie.get("csrf"):
         cookie.clear()
-    return _page("Signed out", "You are signed out.")
+    return page("Signed out", "You are signed out.")

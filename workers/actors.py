@@ -33,9 +33,10 @@ from core.integration import (
     wind_down,
     wind_down_groups,
 )
+from core.presence_subscription import covered_users, current, drop, keep
 from core.presence_sync import sync_presence
 from core.runs import new_run
-from core.subscriptions import delete_all, maintain, renew
+from core.subscriptions import delete_all, kind_of, maintain, renew
 from core.user_sync import sync_users
 from workers import broker as names
 from workers.runtime import Runtime, runtime
@@ -121,8 +122,14 @@ def note_changes(items: list[dict[str, Any]]) -> None:
     """Count accepted notifications per kind and ask for a sync when the debounce says so."""
     rt = runtime()
     by_kind: dict[str, list[str]] = defaultdict(list)
+    changed_presence = set()
     for item in items:
-        by_kind[item["kind"]].append(item["id"])
+        if item["kind"] == "presence":  # P3: applied as it arrives, no debounce
+            changed_presence.add(item["resource"].rstrip("/").rsplit("/", 1)[-1])
+        else:
+            by_kind[item["kind"]].append(item["id"])
+    if changed_presence:
+        presence_changed.send(sorted(changed_presence))
     for kind, ids in by_kind.items():
         decision = rt.debouncer.note(kind, ids)
         log.info("changes noted", extra={"kind": kind, "count": decision.pending})
@@ -233,6 +240,8 @@ def maintain_subscriptions() -> None:
     finally:
         with contextlib.suppress(LockError):
             lock.release()
+    if not _presence_on(rt) and current(rt.subscriptions) is not None:
+        poll_presence.send()  # drops the presence subscription under the presence lock
     log.info("subscriptions in place", extra={"count": len(subs)})
 
 
@@ -243,6 +252,14 @@ def handle_lifecycle(items: list[dict[str, Any]]) -> None:
     for item in items:
         event, sub_id = item["lifecycleEvent"], item["subscriptionId"]
         log.info("lifecycle event", extra={"reason": event, "subscription_id": sub_id})
+        record = rt.subscriptions.get(sub_id)
+        if record is not None and kind_of(record) == "presence":
+            if event == "subscriptionRemoved":
+                rt.subscriptions.drop(sub_id)
+            # a renewal reauthorizes it; a new or renewed one reads everyone's presence
+            poll_presence.send(renew=event == "reauthorizationRequired",
+                               everyone=event == "missed")
+            continue
         if event == "reauthorizationRequired":
             try:
                 renew(rt.graph(), rt.subscriptions, sub_id, _now())
@@ -278,6 +295,11 @@ def wind_down_integration(run_id: str, action: str, delete_extensions: bool,
                 delete_all(rt.graph(), rt.subscriptions)
             except SyncError as exc:
                 errors.append(f"subscriptions could not be deleted at Graph: {exc}")
+            try:
+                drop(rt.delegated_graph(), rt.subscriptions)
+            except SyncError:
+                drop(None, rt.subscriptions)  # Graph removes it within the hour
+            rt.presence_authorization.forget()
         ops = wind_down(rt.state.user_links(), delete=delete_extensions or False,
                         reason=f"integration {action}") if (
             delete_extensions or action == "disconnect") else ()
@@ -306,21 +328,47 @@ def wind_down_integration(run_id: str, action: str, delete_extensions: bool,
         rt.state.save_run(run)
 
 
+def _presence_on(rt: Runtime) -> bool:
+    return bool(rt.state.settings()["presence"]["enabled"]) and flags(rt.state)["state"] == "enabled"
+
+
+def _keep_presence_subscription(rt: Runtime, *, renew: bool) -> tuple[list[str], bool]:
+    """Keep the presence subscription in step (P3); the users it covers, and whether it was
+    made or renewed just now. Nobody authorized, or it failed: nobody covered, all polled."""
+    urls = rt.notification_urls()
+    graph = rt.delegated_graph()
+    wanted = covered_users(rt.state) if _presence_on(rt) else []
+    if graph is None or urls is None:
+        return [], False
+    try:
+        covered, fresh = keep(graph, rt.subscriptions, wanted, notification_url=urls[0],
+                              lifecycle_url=urls[1], now=_now(), renew=renew)
+    except SyncError as exc:
+        log.warning(f"presence subscription not kept, polling everyone: {exc}")
+        return [], False
+    rt.presence_authorization.update(problem=None)
+    return covered, fresh
+
+
 @dramatiq.actor(actor_name=names.POLL_PRESENCE, queue_name=names.QUEUE, max_retries=0)
-def poll_presence() -> None:
-    """P1-P3: Teams presence onto extension presence, as often as the clock asks.
+def poll_presence(renew: bool = False, everyone: bool = False) -> None:
+    """P1-P3: keep the presence subscription, then poll the users it does not cover (all of
+    them when it is new or renewed, or after Graph said it missed notifications).
 
     Presence takes its own short lock, not the sync lock: it only sets presence, and must not
-    wait behind a long sync. A failed poll is not retried: the next one comes soon.
+    wait behind a long sync; it also keeps one refresh of the delegated token at a time. A
+    failed poll is not retried: the next one comes soon.
     """
     rt = runtime()
-    if not rt.state.settings()["presence"]["enabled"] or flags(rt.state)["state"] != "enabled":
-        return
     lock = rt.redis.lock("eps:lock:presence", timeout=120, blocking=False)
     if not lock.acquire():
         return
     try:
-        result = sync_presence(graph=rt.graph(), pbx=rt.pbx(), state=rt.state)
+        covered, fresh = _keep_presence_subscription(rt, renew=renew)
+        if not _presence_on(rt):
+            return
+        polled = None if fresh or everyone else set(rt.state.user_links()) - set(covered)
+        result = sync_presence(graph=rt.graph(), pbx=rt.pbx(), state=rt.state, user_ids=polled)
     except SyncError as exc:
         log.warning(f"presence poll failed: {exc}")
         return
@@ -330,3 +378,24 @@ def poll_presence() -> None:
     if result["updated"] or result["failed"]:
         log.info(f"presence: {result['updated']} extensions updated, {result['failed']} failed "
                  f"of {result['checked']} users")
+
+
+@dramatiq.actor(actor_name=names.PRESENCE_CHANGED, queue_name=names.QUEUE, max_retries=3,
+                min_backoff=1_000)
+def presence_changed(user_ids: list[str]) -> None:
+    """P3: presence notifications, applied as they arrive (the same lock as the poll, so an
+    older reading never lands after a newer one)."""
+    rt = runtime()
+    if not _presence_on(rt):
+        return
+    lock = rt.redis.lock("eps:lock:presence", timeout=120, blocking=True, blocking_timeout=30)
+    if not lock.acquire():
+        raise dramatiq.Retry("a presence poll is running", delay=1_000)
+    try:
+        result = sync_presence(graph=rt.graph(), pbx=rt.pbx(), state=rt.state,
+                               user_ids=set(user_ids))
+    finally:
+        with contextlib.suppress(LockError):
+            lock.release()
+    log.info(f"presence changed: {result['updated']} extensions updated",
+             extra={"count": len(user_ids)})

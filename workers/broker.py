@@ -22,6 +22,7 @@ MAINTAIN_SUBSCRIPTIONS = "maintain_subscriptions"
 HANDLE_LIFECYCLE = "handle_lifecycle"
 WIND_DOWN = "wind_down_integration"
 POLL_PRESENCE = "poll_presence"
+PRESENCE_CHANGED = "presence_changed"
 
 
 def make_broker(url: str, *, worker: bool = False) -> RedisBroker:

@@ -18,6 +18,7 @@ from core.debounce import Debouncer
 from core.errors import ConfigError
 from core.graph import GraphClient
 from core.pbx import PbxClient
+from core.presence_subscription import PresenceAuthorization, delegated_client
 from core.secret_box import SecretBox
 from core.state import StateStore
 from core.subscriptions import SubscriptionStore
@@ -34,6 +35,7 @@ class Runtime:
         self.box = SecretBox(settings.secret_key)
         self.connection = ConnectionStore(self.state, self.box)
         self.subscriptions = SubscriptionStore(self.state, self.box)
+        self.presence_authorization = PresenceAuthorization(self.state, self.box)
         self.debouncer = Debouncer(self.redis, window=settings.debounce_window_seconds,
                                    max_changes=settings.debounce_max_changes)
         self._pbx: PbxClient | None = None
@@ -49,6 +51,17 @@ class Runtime:
             if self._graph is None or self._graph[0] != credentials:
                 self._graph = (credentials, client_for(self.settings, credentials))
             return self._graph[1]
+
+    def delegated_graph(self) -> GraphClient | None:
+        """A client acting as the admin who authorized presence subscriptions, or None.
+
+        Built afresh each time: the token cache lives in Redis, where another process may
+        have refreshed it since.
+        """
+        credentials = self.connection.credentials(self.settings)
+        if credentials is None:
+            return None
+        return delegated_client(self.settings, credentials, self.presence_authorization)
 
     def pbx(self) -> PbxClient:
         """One PBX client, and so one PBX token, for the whole process."""

@@ -108,6 +108,14 @@ def _iso(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
+def _delegated_only(token: dict[str, Any], operation: str) -> None:
+    """Presence subscriptions are made, renewed and deleted with delegated tokens only."""
+    if token["kind"] != "delegated":
+        raise GraphFailure(403, "ExtensionError", f"Operation: {operation}; Exception: [Status "
+                           "Code: Forbidden; Reason: Application permissions are not supported "
+                           "for presence subscriptions.]")
+
+
 def _subscription(store: GraphStore, sub_id: str) -> dict[str, Any]:
     sub = store.subscriptions.get(sub_id)
     if sub is None:
@@ -126,10 +134,8 @@ def create() -> tuple[Response, int]:
         if not body.get(name):
             raise bad_request(f"The '{name}' property is required.", "InvalidRequest")
     kind, scope = _classify(store, body["resource"])
-    if kind == "presence" and token["kind"] != "delegated":
-        raise GraphFailure(403, "ExtensionError", "Operation: Create; Exception: [Status Code: "
-                           "Forbidden; Reason: Application permissions are not supported for "
-                           "presence subscriptions.]")
+    if kind == "presence":
+        _delegated_only(token, "Create")
     types = [t.strip() for t in str(body["changeType"]).split(",")]
     for change_type in types:
         if change_type not in CHANGE_TYPES[kind]:
@@ -146,6 +152,12 @@ def create() -> tuple[Response, int]:
             if other["resource"] == body["resource"] and other["changeType"] == ",".join(types):
                 raise GraphFailure(409, "ExtensionError", f"Subscription Id {other['id']} "
                                    "already exists for the requested combination")
+        if kind == "presence" and any(
+                s["_kind"] == "presence" and s["creatorId"] == token.get("user_id")
+                and s["applicationId"] == token["client_id"]
+                for s in store.subscriptions.values()):
+            raise GraphFailure(409, "ExtensionError", "A user can have one presence "
+                               "subscription per application.")
         directory = [s for s in store.subscriptions.values() if s["_kind"] in ("users", "groups")]
         if kind in ("users", "groups") and len(directory) >= DIRECTORY_QUOTA:
             raise GraphFailure(403, "ExtensionError", "Subscription quota exceeded: at most "
@@ -195,12 +207,14 @@ def get(sub_id: str) -> Response:
 @blueprint.patch("/<sub_id>")
 def renew(sub_id: str) -> Response:
     store = store_of()
-    auth.authorize()
+    token = auth.authorize()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise bad_request("A JSON object body is required.", "InvalidRequest")
     with store.lock:
         sub = _subscription(store, sub_id)
+    if sub["_kind"] == "presence":
+        _delegated_only(token, "Update")
     if "notificationUrl" in body:
         url = _check_url(body["notificationUrl"], "notificationUrl")
         _validate_endpoint(url)
@@ -215,18 +229,22 @@ def renew(sub_id: str) -> Response:
 @blueprint.post("/<sub_id>/reauthorize")
 def reauthorize(sub_id: str) -> tuple[str, int]:
     store = store_of()
-    auth.authorize()
+    token = auth.authorize()
     with store.lock:
-        _subscription(store, sub_id)["_reauth_sent"] = False
+        sub = _subscription(store, sub_id)
+        if sub["_kind"] == "presence":
+            _delegated_only(token, "Reauthorize")
+        sub["_reauth_sent"] = False
     return "", 200
 
 
 @blueprint.delete("/<sub_id>")
 def delete(sub_id: str) -> tuple[str, int]:
     store = store_of()
-    auth.authorize()
+    token = auth.authorize()
     with store.lock:
-        _subscription(store, sub_id)
+        if _subscription(store, sub_id)["_kind"] == "presence":
+            _delegated_only(token, "Delete")
         del store.subscriptions[sub_id]
     return "", 204
 

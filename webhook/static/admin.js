@@ -50,6 +50,14 @@ async function refresh() {
     `groups: ${data.groups.enabled ? "on" : "off"}${data.groups.paused ? " (paused)" : ""}, ` +
     `${data.groups.synced} synced · contacts: ${data.contacts.synced} in ` +
     `${data.contacts.phonebooks} phonebooks · subscriptions: ${data.subscriptions.length}`;
+  const presence = (data.presence || {}).notifications || {};
+  const sub = (data.subscriptions || []).find((s) => s.covers !== undefined);
+  $("presence-status").textContent = presence.authorized
+    ? `Authorized by ${presence.account} on ${presence.authorized_at}` +
+      (sub ? ` · subscription covers ${sub.covers} users until ${sub.expires_at}` : "") +
+      (presence.problem ? ` · ${presence.problem}` : "")
+    : "Not authorized: presence is polled for everyone.";
+  $("presence-status").className = presence.problem ? "bad" : "";
   const runs = await api("GET", "/api/runs?limit=20");
   const rows = $("runs");
   rows.innerHTML = "";
@@ -110,6 +118,18 @@ document.addEventListener("DOMContentLoaded", () => {
       setTimeout(refresh, 1500);
     };
   }
+  $("presence-authorize").onclick = async () => {
+    const {status, data} = await api("POST", "/api/presence/authorization");
+    if (status === 200) { location.href = data.auth_uri; return; }
+    say("presence-result", fieldErrors(data), false);
+  };
+  $("presence-revoke").onclick = async () => {
+    if (!confirm("Revoke presence notifications?")) return;
+    const {status, data} = await api("DELETE", "/api/presence/authorization");
+    say("presence-result", status === 200 ? "Revoked: " + data.subscription : fieldErrors(data),
+        status === 200);
+    refresh();
+  };
   const actions = {
     "pause-users": ["/api/user-sync/pause", () => ({delete_extensions: $("opt-ext").checked})],
     "resume-users": ["/api/user-sync/resume", () => ({})],

@@ -1,0 +1,185 @@
+"""Presence change notifications (P3): one subscription, made with an admin's delegated token.
+
+Graph accepts presence subscriptions from delegated tokens only, one per signed-in account and
+app, for at most 650 users and 60 minutes (contracts §1.9, §12). An admin authorizes once
+through the authorization-code flow; the MSAL token cache is kept sealed in Redis, and each
+use refreshes and stores it again. The subscription covers the first 650 synced users whose
+presence sync is on; everyone else is polled. It is renewed when less than 20 minutes are
+left, and replaced when the users it should cover change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from typing import Any
+
+from core.auth import SignIn
+from core.config import Settings
+from core.errors import AuthError, GraphError
+from core.graph import GraphClient
+from core.http import Transport, new_session
+from core.presence import effective
+from core.secret_box import SecretBox
+from core.state import StateStore
+from core.subscriptions import SubscriptionStore, iso, kind_of
+
+SCOPES = ("Presence.Read.All",)
+MAX_IDS = 650
+LIFETIME = dt.timedelta(minutes=55)
+RENEW_WHEN_LEFT = dt.timedelta(minutes=20)
+
+
+class PresenceAuthorization:
+    """Who authorized presence subscriptions, and their sealed MSAL token cache."""
+
+    def __init__(self, state: StateStore, box: SecretBox) -> None:
+        self.redis, self.key, self.box = state.redis, state.key("presence", "authorization"), box
+
+    def get(self) -> dict[str, Any] | None:
+        raw = self.redis.get(self.key)
+        return json.loads(raw) if raw else None
+
+    def save(self, *, account: str, user_id: str, cache: str, now: dt.datetime) -> None:
+        self.redis.set(self.key, json.dumps({
+            "account": account, "user_id": user_id, "authorized_at": now.isoformat(),
+            "cache": self.box.seal(cache), "problem": None}))
+
+    def cache(self) -> str | None:
+        record = self.get()
+        return self.box.open(record["cache"]) if record else None
+
+    def update(self, **changes: Any) -> None:
+        record = self.get()
+        if record is None:
+            return
+        if "cache" in changes:
+            changes["cache"] = self.box.seal(changes["cache"])
+        self.redis.set(self.key, json.dumps(record | changes))
+
+    def forget(self) -> None:
+        self.redis.delete(self.key)
+
+    def public(self) -> dict[str, Any]:
+        """What status shows: who and when, never the tokens."""
+        record = self.get()
+        if record is None:
+            return {"authorized": False}
+        return {"authorized": True} | {k: v for k, v in record.items() if k != "cache"}
+
+
+class DelegatedTokens:
+    """The token source of a GraphClient acting as the admin who authorized presence."""
+
+    def __init__(self, sign_in: SignIn, authorization: PresenceAuthorization) -> None:
+        self.sign_in, self.authorization = sign_in, authorization
+        self._fresh = False
+
+    def token(self) -> str:
+        try:
+            token = self.sign_in.delegated_token(fresh=self._fresh)
+        except AuthError as exc:
+            if exc.reason == "reauthorize":
+                self.authorization.update(problem=str(exc))
+            raise
+        finally:
+            blob = self.sign_in.cache_blob()  # a refresh token is used once: keep the new one
+            if blob:
+                self.authorization.update(cache=blob)
+        self._fresh = False
+        return token
+
+    def invalidate(self) -> None:
+        self._fresh = True
+
+
+def sign_in(settings: Settings, credentials: Any, cache: str | None = None) -> SignIn:
+    """The authorization-code flow for presence, with the app's credentials."""
+    return SignIn(tenant_id=credentials.tenant_id, client_id=credentials.client_id,
+                  client_secret=credentials.client_secret,
+                  authority_host=settings.entra_authority_host,
+                  session=new_session(settings.entra_ca_bundle), scopes=SCOPES, cache=cache)
+
+
+def delegated_client(settings: Settings, credentials: Any,
+                     authorization: PresenceAuthorization) -> GraphClient | None:
+    """A GraphClient with the authorizing admin's tokens, or None when nobody authorized."""
+    cache = authorization.cache()
+    if cache is None:
+        return None
+    flow = sign_in(settings, credentials, cache)
+    return GraphClient(base_url=settings.graph_base_url,
+                       transport=Transport(new_session(settings.entra_ca_bundle)),
+                       token_source=DelegatedTokens(flow, authorization))
+
+
+def covered_users(state: StateStore) -> list[str]:
+    """The synced users a presence subscription covers: presence on, first 650 by id."""
+    preferences = state.presence_preferences()
+    wanted = sorted(uid for uid, link in state.user_links().items()
+                    if effective(preferences.get(link.number))["enabled"])
+    return wanted[:MAX_IDS]
+
+
+def resource_for(user_ids: list[str]) -> str:
+    quoted = ",".join(f"'{uid}'" for uid in user_ids)
+    return f"communications/presences?$filter=id in ({quoted})"
+
+
+def current(store: SubscriptionStore) -> dict[str, Any] | None:
+    """Our presence subscription, if we hold one."""
+    return next((r for r in store.all().values() if kind_of(r) == "presence"), None)
+
+
+def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
+         notification_url: str, lifecycle_url: str, now: dt.datetime,
+         renew: bool = False) -> tuple[list[str], bool]:
+    """Make the presence subscription cover `user_ids`, renewing it near expiry or when asked
+    (a renewal also reauthorizes it); the ids covered, and whether it is new or renewed (its
+    users' presence may have changed unseen meanwhile)."""
+    record = current(store)
+    if record is not None and record.get("user_ids") != user_ids:
+        drop(graph, store)
+        record = None
+    if not user_ids:
+        return [], False
+    if record is None:
+        client_state = secrets.token_urlsafe(32)
+        resource = resource_for(user_ids)
+        answer = graph.create_subscription(
+            resource=resource, change_type="updated", notification_url=notification_url,
+            expiration=iso(now + LIFETIME), client_state=client_state,
+            lifecycle_url=lifecycle_url)
+        store.save({"id": answer["id"], "resource": resource, "change_type": "updated",
+                    "user_ids": user_ids, "client_state": store.box.seal(client_state),
+                    "expires_at": answer.get("expirationDateTime", iso(now + LIFETIME))})
+        return user_ids, True
+    expires = dt.datetime.fromisoformat(str(record["expires_at"]).replace("Z", "+00:00"))
+    if expires - now >= RENEW_WHEN_LEFT and not renew:
+        return user_ids, False
+    try:
+        answer = graph.renew_subscription(record["id"], iso(now + LIFETIME))
+    except GraphError as exc:
+        if exc.status != 404:
+            raise
+        store.drop(record["id"])  # Graph let it lapse: make a new one
+        return keep(graph, store, user_ids, notification_url=notification_url,
+                    lifecycle_url=lifecycle_url, now=now)
+    store.save(record | {"expires_at": answer.get("expirationDateTime", iso(now + LIFETIME))})
+    return user_ids, True
+
+
+def drop(graph: GraphClient | None, store: SubscriptionStore) -> None:
+    """Delete our presence subscription; without a delegated token it is only forgotten (Graph
+    removes it within the hour)."""
+    record = current(store)
+    if record is None:
+        return
+    if graph is not None:
+        try:
+            graph.delete_subscription(record["id"])
+        except GraphError as exc:
+            if exc.status != 404:
+                raise
+    store.drop(record["id"])

@@ -1,0 +1,114 @@
+"""Presence notifications (P3) through the running stack: an admin authorizes once, Graph's
+presence changes then reach the PBX as they arrive, with no poll."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+import requests
+
+from core.clients import graph_client
+from sandbox.runner import Sandbox
+from sandbox.seed import seed_tenant
+from tests.stack import Stack, wait_for
+
+
+@pytest.fixture
+def stack(redis_server: Any) -> Iterator[Stack]:
+    with Sandbox() as sandbox:
+        seed_tenant(sandbox.graph_store, 20)
+        client = redis.Redis.from_url(redis_server.url)
+        client.flushdb()
+        running = Stack(sandbox, redis_server.url)
+        sandbox.graph_store.app.redirect_uris = {f"{running.web.url}/sso/callback"}
+        try:
+            running.start_worker()
+            running.connect()
+            first = running.api("PATCH", "/api/settings", {"users": {"enabled": True},
+                                                           "presence": {"enabled": True}})
+            running.run(first.json()["run_id"])
+            yield running
+        finally:
+            running.stop()
+            client.flushdb()
+
+
+def synced(stack: Stack) -> list[dict[str, Any]]:
+    links = stack.app.extensions["state"].user_links()
+    return sorted((u for u in stack.sandbox.graph_store.users.items.values() if u["id"] in links),
+                  key=lambda u: u["id"])
+
+
+def authorize(stack: Stack, admin: dict[str, Any]) -> requests.Response:
+    """The admin page's button: the API's auth_uri, Entra's form_post, our callback."""
+    begun = stack.api("POST", "/api/presence/authorization")
+    assert begun.status_code == 200, begun.text
+    browser = requests.Session()
+    browser.trust_env = False
+    browser.verify = str(stack.sandbox.cert_path)
+    entra = browser.get(begun.json()["auth_uri"], params={"login_hint": admin["userPrincipalName"]},
+                        timeout=30)
+    fields = {k: html.unescape(v)
+              for k, v in re.findall(r'name="(code|state)" value="([^"]*)"', entra.text)}
+    return browser.post(f"{stack.web.url}/sso/callback", data=fields, timeout=30)
+
+
+def presence_subscriptions(stack: Stack) -> list[dict[str, Any]]:
+    return [s for s in stack.sandbox.graph_store.subscriptions.values()
+            if s["_kind"] == "presence"]
+
+
+def set_presence(stack: Stack, user: dict[str, Any], availability: str) -> None:
+    graph = graph_client(stack.settings, **stack.credentials)
+    graph.request("POST", f"users/{user['id']}/presence/setPresence", json={
+        "sessionId": stack.credentials["client_id"], "availability": availability,
+        "activity": availability})
+
+
+def presence_of(stack: Stack, user: dict[str, Any]) -> str:
+    link = stack.app.extensions["state"].user_links()[user["id"]]
+    return str(stack.sandbox.pbx_store.extensions[link.ext_id]["presence_status"])
+
+
+def test_after_an_admin_authorizes_presence_changes_arrive_without_polling(stack: Stack) -> None:
+    users = synced(stack)
+    admin, ada = users[0], users[1]
+
+    page = authorize(stack, admin)
+
+    assert page.status_code == 200 and f"Authorized as {admin['userPrincipalName']}" in page.text
+    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
+             what="the presence subscription")
+    (sub,) = presence_subscriptions(stack)
+    assert sub["creatorId"] == admin["id"] and sub["_scope"] == {u["id"] for u in users}
+    wait_for(lambda: not stack.redis.exists("eps:lock:presence"), timeout=20,
+             what="the first presence poll")
+    status = stack.api("GET", "/api/status").json()
+    assert status["presence"]["notifications"]["account"] == admin["userPrincipalName"]
+    assert "cache" not in str(status) and "refresh" not in str(status).lower()
+    shown = stack.api("GET", "/api/presence/authorization").json()
+    assert shown["subscription"]["covers"] == len(users)
+
+    set_presence(stack, ada, "DoNotDisturb")  # no clock runs here: only a notification can carry it
+
+    wait_for(lambda: presence_of(stack, ada) == "do_not_disturb", timeout=20,
+             what="the presence notification to reach the PBX")
+
+
+def test_revoking_deletes_the_subscription_and_forgets_the_tokens(stack: Stack) -> None:
+    admin = synced(stack)[0]
+    authorize(stack, admin)
+    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
+             what="the presence subscription")
+
+    answer = stack.api("DELETE", "/api/presence/authorization")
+
+    assert answer.status_code == 200 and answer.json()["subscription"] == "deleted at Graph"
+    assert presence_subscriptions(stack) == []
+    assert stack.api("GET", "/api/presence/authorization").json() == {
+        "authorized": False, "subscription": None}
