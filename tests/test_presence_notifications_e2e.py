@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 import redis
 import requests
+from dramatiq import Message
 
 from core.clients import graph_client
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 from tests.stack import Stack, wait_for
+from workers.broker import POLL_PRESENCE, QUEUE
 
 
 @pytest.fixture
@@ -112,3 +114,49 @@ def test_revoking_deletes_the_subscription_and_forgets_the_tokens(stack: Stack) 
     assert presence_subscriptions(stack) == []
     assert stack.api("GET", "/api/presence/authorization").json() == {
         "authorized": False, "subscription": None}
+
+
+def poll(stack: Stack, **options: Any) -> None:
+    """What the clock sends, with the actor's options."""
+    stack.app.extensions["broker"].enqueue(Message(
+        queue_name=QUEUE, actor_name=POLL_PRESENCE, args=(), kwargs=options, options={}))
+
+
+def test_the_subscription_follows_who_has_presence_on(stack: Stack) -> None:
+    users = synced(stack)
+    authorize(stack, users[0])
+    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
+             what="the presence subscription")
+    first = presence_subscriptions(stack)[0]["id"]
+    number = stack.app.extensions["state"].user_links()[users[2]["id"]].number
+
+    assert stack.api("PUT", f"/api/extensions/{number}/presence",
+                     {"enabled": False}).status_code == 200
+    poll(stack)
+
+    wait_for(lambda: [s["id"] for s in presence_subscriptions(stack)] not in ([], [first]),
+             timeout=20, what="the replaced presence subscription")
+    (sub,) = presence_subscriptions(stack)
+    assert sub["_scope"] == {u["id"] for u in users} - {users[2]["id"]}
+
+
+def test_a_lapsed_authorization_is_shown_and_everyone_is_polled(stack: Stack) -> None:
+    users = synced(stack)
+    authorize(stack, users[0])
+    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
+             what="the presence subscription")
+    wait_for(lambda: not stack.redis.exists("eps:lock:presence"), timeout=20,
+             what="the first presence poll")
+    store = stack.sandbox.graph_store
+    with store.lock:  # the admin's tokens are revoked at Entra
+        for key in [k for k, v in store.tokens.items() if v.get("kind") in ("delegated", "refresh")]:
+            del store.tokens[key]
+    set_presence(stack, users[1], "BeRightBack")
+    store.subscriptions.clear()  # and Graph lost the subscription: no notification comes
+
+    poll(stack, renew=True)
+
+    wait_for(lambda: presence_of(stack, users[1]) == "lunch", timeout=20,
+             what="the poll to cover everyone")
+    problem = stack.api("GET", "/api/presence/authorization").json()["problem"]
+    assert problem and "sign in again" in problem
