@@ -151,8 +151,8 @@ def test_a_lapsed_authorization_is_shown_and_everyone_is_polled(stack: Stack) ->
     with store.lock:  # the admin's tokens are revoked at Entra
         for key in [k for k, v in store.tokens.items() if v.get("kind") in ("delegated", "refresh")]:
             del store.tokens[key]
-    set_presence(stack, users[1], "BeRightBack")
     store.subscriptions.clear()  # and Graph lost the subscription: no notification comes
+    set_presence(stack, users[1], "BeRightBack")
 
     poll(stack, renew=True)
 

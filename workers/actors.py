@@ -360,7 +360,8 @@ def poll_presence(renew: bool = False, everyone: bool = False) -> None:
     failed poll is not retried: the next one comes soon.
     """
     rt = runtime()
-    lock = rt.redis.lock("eps:lock:presence", timeout=120, blocking=False)
+    asked = renew or everyone  # by a lifecycle event: wait for the lock rather than skip
+    lock = rt.redis.lock("eps:lock:presence", timeout=120, blocking=asked, blocking_timeout=60)
     if not lock.acquire():
         return
     try:
