@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from core.auth import SignIn
@@ -70,13 +71,19 @@ class PresenceAuthorization:
 
 
 class DelegatedTokens:
-    """The token source of a GraphClient acting as the admin who authorized presence."""
+    """The token source of a GraphClient acting as the admin who authorized presence.
 
-    def __init__(self, sign_in: SignIn, authorization: PresenceAuthorization) -> None:
-        self.sign_in, self.authorization = sign_in, authorization
+    MSAL is set up on the first token asked for, so a client that makes no call costs none.
+    """
+
+    def __init__(self, make: Callable[[], SignIn], authorization: PresenceAuthorization) -> None:
+        self.make, self.authorization = make, authorization
+        self.sign_in: SignIn | None = None
         self._fresh = False
 
     def token(self) -> str:
+        if self.sign_in is None:
+            self.sign_in = self.make()
         try:
             token = self.sign_in.delegated_token(fresh=self._fresh)
         except AuthError as exc:
@@ -108,10 +115,10 @@ def delegated_client(settings: Settings, credentials: Any,
     cache = authorization.cache()
     if cache is None:
         return None
-    flow = sign_in(settings, credentials, cache)
+    tokens = DelegatedTokens(lambda: sign_in(settings, credentials, cache), authorization)
     return GraphClient(base_url=settings.graph_base_url,
                        transport=Transport(new_session(settings.entra_ca_bundle)),
-                       token_source=DelegatedTokens(flow, authorization))
+                       token_source=tokens)
 
 
 def covered_users(state: StateStore) -> list[str]:
@@ -133,7 +140,7 @@ def current(store: SubscriptionStore) -> dict[str, Any] | None:
 
 
 def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
-         notification_url: str, lifecycle_url: str, now: dt.datetime,
+         notification_url: str, lifecycle_url: str, now: dt.datetime, owner: str,
          renew: bool = False) -> tuple[list[str], bool]:
     """Make the presence subscription cover `user_ids`, renewing it near expiry or when asked
     (a renewal also reauthorizes it); the ids covered, and whether it is new or renewed (its
@@ -147,10 +154,20 @@ def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
     if record is None:
         client_state = secrets.token_urlsafe(32)
         resource = resource_for(user_ids)
-        answer = graph.create_subscription(
-            resource=resource, change_type="updated", notification_url=notification_url,
-            expiration=iso(now + LIFETIME), client_state=client_state,
-            lifecycle_url=lifecycle_url)
+
+        def create() -> dict[str, Any]:
+            return graph.create_subscription(
+                resource=resource, change_type="updated", notification_url=notification_url,
+                expiration=iso(now + LIFETIME), client_state=client_state,
+                lifecycle_url=lifecycle_url)
+
+        try:
+            answer = create()
+        except GraphError as exc:
+            if exc.status != 409:
+                raise
+            _delete_strays(graph, owner)  # ours from before the state was lost
+            answer = create()
         store.save({"id": answer["id"], "resource": resource, "change_type": "updated",
                     "user_ids": user_ids, "client_state": store.box.seal(client_state),
                     "expires_at": answer.get("expirationDateTime", iso(now + LIFETIME))})
@@ -165,9 +182,18 @@ def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
             raise
         store.drop(record["id"])  # Graph let it lapse: make a new one
         return keep(graph, store, user_ids, notification_url=notification_url,
-                    lifecycle_url=lifecycle_url, now=now)
+                    lifecycle_url=lifecycle_url, now=now, owner=owner)
     store.save(record | {"expires_at": answer.get("expirationDateTime", iso(now + LIFETIME))})
     return user_ids, True
+
+
+def _delete_strays(graph: GraphClient, owner: str) -> None:
+    """Delete the presence subscriptions `owner` made that we no longer know of: Graph allows
+    one per account and app, so a lost one would block every new one (409)."""
+    for sub in graph.subscriptions():
+        if (str(sub.get("resource", "")).startswith("communications/presences")
+                and sub.get("creatorId") in (owner, None)):
+            graph.delete_subscription(sub["id"])
 
 
 def drop(graph: GraphClient | None, store: SubscriptionStore) -> None:

@@ -66,6 +66,8 @@ def maintain(graph: GraphClient, store: SubscriptionStore, *, notification_url: 
     at_graph = {s["id"]: s for s in graph.subscriptions()}
     mine = store.all()
     for sub_id in set(mine) - set(at_graph):
+        if kind_of(mine[sub_id]) == "presence":
+            continue  # made with a delegated token, which an app-only listing may not show
         store.drop(sub_id)  # expired or removed at Graph: re-created below
         mine.pop(sub_id)
     wanted = [(resource, change, "directory") for resource, change in RESOURCES]

@@ -160,3 +160,21 @@ def test_a_lapsed_authorization_is_shown_and_everyone_is_polled(stack: Stack) ->
              what="the poll to cover everyone")
     problem = stack.api("GET", "/api/presence/authorization").json()["problem"]
     assert problem and "sign in again" in problem
+
+
+def test_a_subscription_whose_record_was_lost_is_replaced_not_doubled(stack: Stack) -> None:
+    users = synced(stack)
+    authorize(stack, users[0])
+    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
+             what="the presence subscription")
+    wait_for(lambda: not stack.redis.exists("eps:lock:presence"), timeout=20,
+             what="the first presence poll")
+    (lost,) = presence_subscriptions(stack)
+    stack.app.extensions["subscriptions"].drop(lost["id"])  # Redis lost it; Graph kept it
+
+    poll(stack)
+
+    wait_for(lambda: [s["id"] for s in presence_subscriptions(stack)] not in ([], [lost["id"]]),
+             timeout=20, what="a new presence subscription")
+    (new,) = presence_subscriptions(stack)
+    assert stack.app.extensions["subscriptions"].get(new["id"]) is not None

@@ -336,13 +336,17 @@ def _keep_presence_subscription(rt: Runtime, *, renew: bool) -> tuple[list[str],
     """Keep the presence subscription in step (P3); the users it covers, and whether it was
     made or renewed just now. Nobody authorized, or it failed: nobody covered, all polled."""
     urls = rt.notification_urls()
-    graph = rt.delegated_graph()
     wanted = covered_users(rt.state) if _presence_on(rt) else []
-    if graph is None or urls is None:
+    authorization = rt.presence_authorization.get()
+    if urls is None or authorization is None or not (wanted or current(rt.subscriptions)):
+        return [], False
+    graph = rt.delegated_graph()
+    if graph is None:
         return [], False
     try:
         covered, fresh = keep(graph, rt.subscriptions, wanted, notification_url=urls[0],
-                              lifecycle_url=urls[1], now=_now(), renew=renew)
+                              lifecycle_url=urls[1], now=_now(), renew=renew,
+                              owner=authorization["user_id"])
     except SyncError as exc:
         log.warning(f"presence subscription not kept, polling everyone: {exc}")
         return [], False
