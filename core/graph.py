@@ -120,6 +120,26 @@ class GraphClient:
         for raw in self.items("groups", params=params, headers=headers):
             yield _load(parse_group, raw, "group")
 
+    def group_page(self, *, search: str | None = None, cursor: str | None = None,
+                   top: int = 200) -> tuple[list[EntraGroup], str | None]:
+        """One page of groups by name (the admin's picker, G1), and the cursor of the next.
+
+        The cursor is the query of Graph's nextLink: it only ever goes back to this client's
+        `/groups`, whatever a caller hands in.
+        """
+        headers = {"ConsistencyLevel": "eventual"}  # $search and $orderby with $count
+        if cursor:
+            body = self.request("GET", f"groups?{cursor.lstrip('?')}", headers=headers)
+        else:
+            params = {"$select": ",".join(GROUP_SELECT), "$top": str(top),
+                      "$orderby": "displayName", "$count": "true"}
+            if search:
+                params["$search"] = '"displayName:' + search.replace('"', "") + '"'
+            body = self.request("GET", "groups", params=params, headers=headers)
+        following = body.get("@odata.nextLink")
+        return ([_load(parse_group, raw, "group") for raw in body.get("value", [])],
+                following.split("?", 1)[1] if following and "?" in following else None)
+
     def group_user_ids(self, group_id: str, *, transitive: bool = True) -> Iterator[str]:
         """Ids of the users in a group, through nested groups when `transitive`."""
         relation = "transitiveMembers" if transitive else "members"

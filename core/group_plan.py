@@ -79,14 +79,19 @@ class SkipGroup:
 GroupOperation = CreateGroup | UpdateGroup | DeleteGroup | ReleaseGroup | SkipGroup
 
 
+def group_type(group: EntraGroup) -> str:
+    """G1's types: microsoft365 (Unified), security, or other (distribution lists)."""
+    if "Unified" in group.group_types:
+        return "microsoft365"
+    return "security" if group.security_enabled else "other"
+
+
 def in_range(group: EntraGroup, rules: Mapping[str, Any]) -> bool:
     """G1: all groups, groups of the chosen types, or the chosen groups."""
     if rules["range"] == "groups":
         return group.id in rules["group_ids"]
     if rules["range"] == "types":
-        kind = "microsoft365" if "Unified" in group.group_types else (
-            "security" if group.security_enabled else "other")
-        return kind in rules["group_types"]
+        return group_type(group) in rules["group_types"]
     return True
 
 

@@ -99,3 +99,31 @@ def test_secret_rotation_keeps_everything_else_and_uses_the_new_secret(
     assert stored.client_secret == "the-new-secret-value"
     assert "warning" in answer.json  # the new secret expires within two weeks
     assert call(client, "GET", "/api/settings").json["safety"]["max_deletions"] == 7
+
+
+def test_the_group_picker_pages_200_at_a_time_and_searches_by_name(
+        client: FlaskClient, sandbox: Sandbox) -> None:
+    assert call(client, "GET", "/api/entra/groups").status_code == 409  # not connected yet
+    call(client, "PUT", "/api/connection", credentials(sandbox))
+    store = sandbox.graph_store
+    with store.lock:
+        for n in range(230):
+            store.put_group({"id": f"00000000-0000-4000-8000-{n:012d}",
+                              "displayName": f"Team {n:03d}", "groupTypes": ["Unified"] if n % 2
+                              else [], "securityEnabled": not n % 2, "mailEnabled": bool(n % 2),
+                              "description": None, "mail": None, "visibility": None})
+
+    first = call(client, "GET", "/api/entra/groups")
+    second = call(client, "GET", f"/api/entra/groups?cursor={first.json['next']}")
+    found = call(client, "GET", "/api/entra/groups?search=12")  # a word of the name starts so
+    evil = call(client, "GET", "/api/entra/groups?cursor=x&search=" + "a" * 200)
+
+    names = [g["name"] for g in first.json["groups"] + second.json["groups"]]
+    assert len(first.json["groups"]) == 200 and second.json["next"] is None
+    assert [n for n in names if n.startswith("Team")] == [f"Team {n:03d}" for n in range(230)]
+    assert names == sorted(names, key=str.lower)
+    assert [g["name"] for g in found.json["groups"]] == [f"Team {n}" for n in range(120, 130)]
+    team_1 = next(g for g in first.json["groups"] if g["name"] == "Team 001")
+    team_2 = next(g for g in first.json["groups"] if g["name"] == "Team 002")
+    assert (team_1["type"], team_2["type"]) == ("microsoft365", "security")
+    assert evil.status_code == 400

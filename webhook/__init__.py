@@ -14,10 +14,11 @@ from core import logs
 from core.config import Settings
 from core.connection import ConnectionStore, client_for
 from core.debounce import Debouncer
+from core.errors import ConfigError
 from core.secret_box import SecretBox
 from core.state import StateStore
 from core.subscriptions import SubscriptionStore
-from webhook import admin, api, cli, notifications, presence_auth, sso
+from webhook import admin, api, cli, entra_api, notifications, presence_auth, sso
 from webhook.metrics import Metrics
 from workers.broker import make_broker
 
@@ -60,9 +61,17 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     app.register_blueprint(api.blueprint)
     app.register_blueprint(sso.blueprint)
     app.register_blueprint(presence_auth.blueprint)
+    app.register_blueprint(entra_api.blueprint)
     app.register_blueprint(admin.blueprint)
-    app.extensions["graph_for_sso"] = lambda: client_for(
-        settings, app.extensions["connection"].credentials(settings))
+
+    def graph() -> Any:
+        """A Graph client for the stored credentials (sign-in and the admin's pickers)."""
+        credentials = app.extensions["connection"].credentials(settings)
+        if credentials is None:
+            raise ConfigError(["not connected: no Entra ID credentials are set"])
+        return client_for(settings, credentials)
+
+    app.extensions["graph"] = graph
     cli.register(app)
 
     @app.errorhandler(HTTPException)

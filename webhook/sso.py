@@ -121,7 +121,7 @@ def callback() -> Any:
     if link is None:
         return page("Sign in", "Your account is not synced to an extension on this PBX.", 403)
     try:
-        graph = current_app.extensions["graph_for_sso"]()
+        graph = current_app.extensions["graph"]()
         enabled = graph.request("GET", f"users/{user_id}",
                                 params={"$select": "accountEnabled"}).get("accountEnabled")
         admins = _state().settings()["sso"]["admin_group_ids"]

@@ -75,6 +75,48 @@ async function refresh() {
   }
 }
 
+let groupCursor = null;
+
+async function findGroups(more) {
+  const params = new URLSearchParams();
+  if (more && groupCursor) {
+    params.set("cursor", groupCursor);
+  } else {
+    $("group-rows").innerHTML = "";
+    const search = $("group-search").value.trim();
+    if (search) params.set("search", search);
+  }
+  const {status, data} = await api("GET", "/api/entra/groups?" + params);
+  if (status !== 200) { say("group-result", fieldErrors(data), false); return; }
+  for (const group of data.groups) {
+    const tr = document.createElement("tr");
+    for (const text of [group.name, group.type, group.id]) {
+      const td = document.createElement("td"); td.textContent = text || ""; tr.appendChild(td);
+    }
+    const add = document.createElement("button");
+    add.textContent = "Add";
+    add.onclick = () => addGroup(group);
+    tr.appendChild(add);
+    $("group-rows").appendChild(tr);
+  }
+  groupCursor = data.next;
+  $("group-more").hidden = !data.next;
+  say("group-result", `${$("group-rows").children.length} groups shown`, true);
+}
+
+function addGroup(group) {
+  let doc;
+  try { doc = JSON.parse($("settings").value); } catch (e) {
+    say("group-result", "the settings document is not valid JSON: fix it first", false); return;
+  }
+  const path = $("group-target").value.split(".");
+  const list = path.reduce((node, key) => node[key], doc);
+  if (!list.includes(group.id)) list.push(group.id);
+  $("settings").value = JSON.stringify(doc, null, 2);
+  say("group-result", `${group.name} added to ${path.join(".")}: save the settings to apply it`,
+      true);
+}
+
 async function loadSettings() {
   const {status, data} = await api("GET", "/api/settings");
   if (status === 200) $("settings").value = JSON.stringify(data, null, 2);
@@ -118,6 +160,8 @@ document.addEventListener("DOMContentLoaded", () => {
       setTimeout(refresh, 1500);
     };
   }
+  $("group-find").onclick = () => findGroups(false);
+  $("group-more").onclick = () => findGroups(true);
   $("presence-authorize").onclick = async () => {
     const {status, data} = await api("POST", "/api/presence/authorization");
     if (status === 200) { location.href = data.auth_uri; return; }

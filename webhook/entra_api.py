@@ -1,0 +1,32 @@
+"""What the admin picks from Entra ID: `GET /api/entra/groups` (G1's picker, also used for the
+user and contact ranges and the SSO admin groups), 200 groups a page, searchable by name."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from core.errors import ConfigError, SyncError
+from core.group_plan import group_type
+from webhook.api import admin_only
+
+blueprint = Blueprint("entra_api", __name__, url_prefix="/api/entra")
+MAX_SEARCH = 120
+
+
+@blueprint.get("/groups")
+@admin_only
+def groups() -> tuple[Response, int]:
+    """`?search=` (the start of a word of the name) and `?cursor=` (the `next` of a page)."""
+    search = request.args.get("search", "").strip()
+    if len(search) > MAX_SEARCH:
+        return jsonify(error=f"search is limited to {MAX_SEARCH} characters"), 400
+    try:
+        graph = current_app.extensions["graph"]()
+        page, following = graph.group_page(search=search or None,
+                                           cursor=request.args.get("cursor") or None)
+    except ConfigError:
+        return jsonify(error="connect the tenant first"), 409
+    except SyncError as exc:
+        return jsonify(error=f"Entra ID could not be read: {exc}"), 502
+    return jsonify(groups=[{"id": g.id, "name": g.display_name, "type": group_type(g)}
+                           for g in page], next=following), 200
