@@ -23,6 +23,7 @@ from core.contact_plan import (
     plan_contacts,
     wanted_contact,
 )
+from core.entra import EntraUser
 from core.errors import GraphError, SyncError
 from core.graph import GraphClient
 from core.pbx import PbxClient
@@ -101,7 +102,15 @@ def _shared_mailboxes(graph: GraphClient, shared: dict[str, Any], mapped: dict[s
                 continue
             found.append((str(body["id"]), phonebook))
         return found
-    # shared mailboxes are accounts without sign-in whose mailbox purpose is "shared"
+    return [(mailbox.id, mapped.get(str(mailbox.mail).lower(), mailbox.display_name or
+                                    str(mailbox.mail)))
+            for mailbox in shared_mailboxes(graph)]
+
+
+def shared_mailboxes(graph: GraphClient) -> list[EntraUser]:
+    """Every shared mailbox of the tenant: an account without sign-in whose mailbox purpose is
+    `shared` (one mailboxSettings read per account without sign-in)."""
+    found = []
     for user in graph.users(filter="accountEnabled eq false",
                             select=("id", "displayName", "mail", "userPrincipalName")):
         if not user.mail:
@@ -113,7 +122,7 @@ def _shared_mailboxes(graph: GraphClient, shared: dict[str, Any], mapped: dict[s
                 continue
             raise
         if purpose == "shared":
-            found.append((user.id, mapped.get(user.mail.lower(), user.display_name or user.mail)))
+            found.append(user)
     return found
 
 

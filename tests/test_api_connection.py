@@ -127,3 +127,18 @@ def test_the_group_picker_pages_200_at_a_time_and_searches_by_name(
     team_2 = next(g for g in first.json["groups"] if g["name"] == "Team 002")
     assert (team_1["type"], team_2["type"]) == ("microsoft365", "security")
     assert evil.status_code == 400
+
+
+def test_the_shared_mailbox_picker_lists_only_shared_mailboxes(client: FlaskClient,
+                                                              sandbox: Sandbox) -> None:
+    from sandbox.seed import seed_tenant
+
+    seed_tenant(sandbox.graph_store, 120)  # disabled members too, and two shared mailboxes
+    call(client, "PUT", "/api/connection", credentials(sandbox))
+
+    answer = call(client, "GET", "/api/entra/shared-mailboxes")
+
+    domain = sandbox.graph_store.domain
+    assert answer.status_code == 200
+    assert [(m["name"], m["mail"]) for m in answer.json["mailboxes"]] == [
+        ("Reception", f"reception@{domain}"), ("Sales Desk", f"sales-desk@{domain}")]

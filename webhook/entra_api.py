@@ -1,10 +1,12 @@
 """What the admin picks from Entra ID: `GET /api/entra/groups` (G1's picker, also used for the
-user and contact ranges and the SSO admin groups), 200 groups a page, searchable by name."""
+user and contact ranges and the SSO admin groups), 200 groups a page, searchable by name; and
+`GET /api/entra/shared-mailboxes` (O2's "given mailboxes")."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from core.contact_sync import shared_mailboxes
 from core.errors import ConfigError, SyncError
 from core.group_plan import group_type
 from webhook.api import admin_only
@@ -30,3 +32,17 @@ def groups() -> tuple[Response, int]:
         return jsonify(error=f"Entra ID could not be read: {exc}"), 502
     return jsonify(groups=[{"id": g.id, "name": g.display_name, "type": group_type(g)}
                            for g in page], next=following), 200
+
+
+@blueprint.get("/shared-mailboxes")
+@admin_only
+def mailboxes() -> tuple[Response, int]:
+    """Every shared mailbox, by name: `{"mailboxes": [{"id", "name", "mail"}]}`."""
+    try:
+        found = shared_mailboxes(current_app.extensions["graph"]())
+    except ConfigError:
+        return jsonify(error="connect the tenant first"), 409
+    except SyncError as exc:
+        return jsonify(error=f"Entra ID could not be read: {exc}"), 502
+    rows = [{"id": m.id, "name": m.display_name, "mail": m.mail} for m in found]
+    return jsonify(mailboxes=sorted(rows, key=lambda r: str(r["name"] or r["mail"]).lower())), 200

@@ -89,32 +89,54 @@ async function findGroups(more) {
   const {status, data} = await api("GET", "/api/entra/groups?" + params);
   if (status !== 200) { say("group-result", fieldErrors(data), false); return; }
   for (const group of data.groups) {
-    const tr = document.createElement("tr");
-    for (const text of [group.name, group.type, group.id]) {
-      const td = document.createElement("td"); td.textContent = text || ""; tr.appendChild(td);
-    }
-    const add = document.createElement("button");
-    add.textContent = "Add";
-    add.onclick = () => addGroup(group);
-    tr.appendChild(add);
-    $("group-rows").appendChild(tr);
+    $("group-rows").appendChild(row([group.name, group.type, group.id], () => addGroup(group),
+                                    "Add"));
   }
   groupCursor = data.next;
   $("group-more").hidden = !data.next;
   say("group-result", `${$("group-rows").children.length} groups shown`, true);
 }
 
-function addGroup(group) {
+function addToSettings(dotted, entry, same, resultId, name) {
+  // puts `entry` in the list at `dotted` of the settings document being edited, once
   let doc;
   try { doc = JSON.parse($("settings").value); } catch (e) {
-    say("group-result", "the settings document is not valid JSON: fix it first", false); return;
+    say(resultId, "the settings document is not valid JSON: fix it first", false); return;
   }
-  const path = $("group-target").value.split(".");
-  const list = path.reduce((node, key) => node[key], doc);
-  if (!list.includes(group.id)) list.push(group.id);
+  const list = dotted.split(".").reduce((node, key) => node[key], doc);
+  if (!list.some(same)) list.push(entry);
   $("settings").value = JSON.stringify(doc, null, 2);
-  say("group-result", `${group.name} added to ${path.join(".")}: save the settings to apply it`,
-      true);
+  say(resultId, `${name} added to ${dotted}: save the settings to apply it`, true);
+}
+
+function addGroup(group) {
+  addToSettings($("group-target").value, group.id, (id) => id === group.id, "group-result",
+                group.name);
+}
+
+function row(texts, action, label) {
+  const tr = document.createElement("tr");
+  for (const text of texts) {
+    const td = document.createElement("td"); td.textContent = text || ""; tr.appendChild(td);
+  }
+  const button = document.createElement("button");
+  button.textContent = label;
+  button.onclick = action;
+  tr.appendChild(button);
+  return tr;
+}
+
+async function listMailboxes() {
+  const {status, data} = await api("GET", "/api/entra/shared-mailboxes");
+  if (status !== 200) { say("mailbox-result", fieldErrors(data), false); return; }
+  $("mailbox-rows").innerHTML = "";
+  for (const box of data.mailboxes) {
+    $("mailbox-rows").appendChild(row([box.name, box.mail], () => addToSettings(
+      "contacts.shared.mailboxes", {mailbox: box.mail, phonebook: box.name},
+      (m) => (m.mailbox || "").toLowerCase() === box.mail.toLowerCase(), "mailbox-result",
+      box.name), "Add"));
+  }
+  say("mailbox-result", `${data.mailboxes.length} shared mailboxes`, true);
 }
 
 async function loadSettings() {
@@ -162,6 +184,7 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   $("group-find").onclick = () => findGroups(false);
   $("group-more").onclick = () => findGroups(true);
+  $("mailbox-list").onclick = listMailboxes;
   $("presence-authorize").onclick = async () => {
     const {status, data} = await api("POST", "/api/presence/authorization");
     if (status === 200) { location.href = data.auth_uri; return; }
