@@ -16,6 +16,7 @@ from dramatiq import Message
 from core.clients import graph_client
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
+from tests.conftest import Control
 from tests.stack import Stack, wait_for
 from workers.broker import POLL_PRESENCE, QUEUE
 
@@ -178,3 +179,23 @@ def test_a_subscription_whose_record_was_lost_is_replaced_not_doubled(stack: Sta
              timeout=20, what="a new presence subscription")
     (new,) = presence_subscriptions(stack)
     assert stack.app.extensions["subscriptions"].get(new["id"]) is not None
+
+
+def test_lifecycle_events_renew_or_replace_the_presence_subscription(stack: Stack) -> None:
+    users = synced(stack)
+    authorize(stack, users[0])
+    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
+             what="the presence subscription")
+    (sub,) = presence_subscriptions(stack)
+    control = Control(stack.sandbox.graph.url, str(stack.sandbox.cert_path))
+    requests_seen = stack.sandbox.graph_control.requests
+
+    control.post("lifecycle", {"subscriptionId": sub["id"],
+                               "lifecycleEvent": "reauthorizationRequired"})
+    wait_for(lambda: requests_seen.get(f"PATCH /v1.0/subscriptions/{sub['id']}", 0) == 1,
+             timeout=30, what="the renewal with the admin's token")
+    control.post("lifecycle", {"subscriptionId": sub["id"], "lifecycleEvent": "subscriptionRemoved"})
+
+    wait_for(lambda: [s["id"] for s in presence_subscriptions(stack)] not in ([], [sub["id"]]),
+             timeout=30, what="a new presence subscription")
+    assert presence_subscriptions(stack)[0]["creatorId"] == users[0]["id"]
