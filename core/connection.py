@@ -12,10 +12,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core.auth import SignIn
 from core.clients import graph_client
 from core.config import Settings
 from core.errors import AuthError, GraphError, SyncError, ThrottledError, TransportError
 from core.graph import GraphClient
+from core.http import new_session
 from core.secret_box import SecretBox
 from core.state import StateStore
 
@@ -66,6 +68,15 @@ class ConnectionStore:
     def last_check(self) -> dict[str, Any] | None:
         raw = self.state.redis.get(self.state.key("connection", "check"))
         return json.loads(raw) if raw else None
+
+
+def sign_in_for(settings: Settings, credentials: Credentials, *,
+                scopes: tuple[str, ...] = SignIn.SCOPES, cache: str | None = None) -> SignIn:
+    """The authorization-code flow with the app's credentials (sign-in, presence)."""
+    return SignIn(tenant_id=credentials.tenant_id, client_id=credentials.client_id,
+                  client_secret=credentials.client_secret,
+                  authority_host=settings.entra_authority_host,
+                  session=new_session(settings.entra_ca_bundle), scopes=scopes, cache=cache)
 
 
 def client_for(settings: Settings, credentials: Credentials) -> GraphClient:

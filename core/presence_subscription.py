@@ -18,13 +18,14 @@ from typing import Any
 
 from core.auth import SignIn
 from core.config import Settings
+from core.connection import Credentials, sign_in_for
 from core.errors import AuthError, GraphError
 from core.graph import GraphClient
 from core.http import Transport, new_session
 from core.presence import effective
 from core.secret_box import SecretBox
 from core.state import StateStore
-from core.subscriptions import SubscriptionStore, iso, kind_of
+from core.subscriptions import SubscriptionStore, iso, kind_of, recently_authorized
 
 SCOPES = ("Presence.Read.All",)
 MAX_IDS = 650
@@ -101,15 +102,12 @@ class DelegatedTokens:
         self._fresh = True
 
 
-def sign_in(settings: Settings, credentials: Any, cache: str | None = None) -> SignIn:
+def sign_in(settings: Settings, credentials: Credentials, cache: str | None = None) -> SignIn:
     """The authorization-code flow for presence, with the app's credentials."""
-    return SignIn(tenant_id=credentials.tenant_id, client_id=credentials.client_id,
-                  client_secret=credentials.client_secret,
-                  authority_host=settings.entra_authority_host,
-                  session=new_session(settings.entra_ca_bundle), scopes=SCOPES, cache=cache)
+    return sign_in_for(settings, credentials, scopes=SCOPES, cache=cache)
 
 
-def delegated_client(settings: Settings, credentials: Any,
+def delegated_client(settings: Settings, credentials: Credentials,
                      authorization: PresenceAuthorization) -> GraphClient | None:
     """A GraphClient with the authorizing admin's tokens, or None when nobody authorized."""
     cache = authorization.cache()
@@ -170,9 +168,12 @@ def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
             answer = create()
         store.save({"id": answer["id"], "resource": resource, "change_type": "updated",
                     "user_ids": user_ids, "client_state": store.box.seal(client_state),
-                    "expires_at": answer.get("expirationDateTime", iso(now + LIFETIME))})
+                    "expires_at": answer.get("expirationDateTime", iso(now + LIFETIME)),
+                    "authorized_at": iso(now)})
         return user_ids, True
     expires = dt.datetime.fromisoformat(str(record["expires_at"]).replace("Z", "+00:00"))
+    if renew and recently_authorized(record, now):
+        renew = False  # answered less than 10 minutes ago: a second request is not wanted
     if expires - now >= RENEW_WHEN_LEFT and not renew:
         return user_ids, False
     try:
@@ -183,7 +184,8 @@ def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
         store.drop(record["id"])  # Graph let it lapse: make a new one
         return keep(graph, store, user_ids, notification_url=notification_url,
                     lifecycle_url=lifecycle_url, now=now, owner=owner)
-    store.save(record | {"expires_at": answer.get("expirationDateTime", iso(now + LIFETIME))})
+    store.save(record | {"expires_at": answer.get("expirationDateTime", iso(now + LIFETIME)),
+                         "authorized_at": iso(now)})
     return user_ids, True
 
 

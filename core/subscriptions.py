@@ -22,6 +22,9 @@ CONTACT_CHANGES = "created,updated,deleted"
 LIFETIME = dt.timedelta(minutes=41_760 - 60)  # directory objects: just under 29 days
 CONTACT_LIFETIME = dt.timedelta(minutes=10_080 - 60)  # Outlook contacts: just under 7 days
 RENEW_WHEN_LEFT = dt.timedelta(days=7)
+# "Don't issue a reauthorize request and an update request for the same subscription within a
+# 10-minute window" (contracts §1.5): a challenge soon after one was answered changes nothing
+REAUTHORIZE_GAP = dt.timedelta(minutes=10)
 CONTACT_RENEW_WHEN_LEFT = dt.timedelta(days=2)
 
 
@@ -107,13 +110,23 @@ def delete(graph: GraphClient, store: SubscriptionStore, subscription_id: str) -
 
 
 def renew(graph: GraphClient, store: SubscriptionStore, subscription_id: str,
-          now: dt.datetime) -> None:
-    """Extend a directory or contacts subscription (this also reauthorizes it)."""
+          now: dt.datetime, *, challenged: bool = False) -> None:
+    """Extend a directory or contacts subscription (this also reauthorizes it); when Graph
+    `challenged` it (reauthorizationRequired), not again within 10 minutes."""
     record = store.get(subscription_id)
+    if challenged and record is not None and recently_authorized(record, now):
+        return
     lifetime = CONTACT_LIFETIME if record and kind_of(record) == "contacts" else LIFETIME
     answer = graph.renew_subscription(subscription_id, iso(now + lifetime))
     if record is not None:
-        store.save(record | {"expires_at": answer.get("expirationDateTime", iso(now + lifetime))})
+        store.save(record | {"expires_at": answer.get("expirationDateTime", iso(now + lifetime)),
+                             "authorized_at": iso(now)})
+
+
+def recently_authorized(record: dict[str, Any], now: dt.datetime) -> bool:
+    """Made or renewed less than 10 minutes ago."""
+    at = record.get("authorized_at")
+    return at is not None and now - _parsed(at) < REAUTHORIZE_GAP
 
 
 def delete_all(graph: GraphClient, store: SubscriptionStore) -> None:
@@ -136,9 +149,13 @@ def _create(graph: GraphClient, store: SubscriptionStore, at_graph: dict[str, di
                                        lifecycle_url=lifecycle_url)
     store.save({"id": answer["id"], "resource": resource, "change_type": change_type,
                 "expires_at": answer.get("expirationDateTime", iso(now + lifetime)),
-                "client_state": store.box.seal(client_state)})
+                "authorized_at": iso(now), "client_state": store.box.seal(client_state)})
 
 
 def _expires(record: dict[str, Any]) -> dt.datetime:
-    when = dt.datetime.fromisoformat(str(record["expires_at"]).replace("Z", "+00:00"))
+    return _parsed(record["expires_at"])
+
+
+def _parsed(stamp: Any) -> dt.datetime:
+    when = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)

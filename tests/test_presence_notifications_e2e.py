@@ -3,8 +3,10 @@ presence changes then reach the PBX as they arrive, with no poll."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +16,8 @@ import requests
 from dramatiq import Message
 
 from core.clients import graph_client
+from core.presence_subscription import current
+from core.subscriptions import iso
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 from tests.conftest import Control
@@ -89,17 +93,18 @@ def test_after_an_admin_authorizes_presence_changes_arrive_without_polling(stack
              what="the presence subscription")
     (sub,) = presence_subscriptions(stack)
     assert sub["creatorId"] == admin["id"] and sub["_scope"] == {u["id"] for u in users}
-    wait_for(lambda: not stack.redis.exists("eps:lock:presence"), timeout=20,
-             what="the first presence poll")
+    first_poll_done(stack)
     status = stack.api("GET", "/api/status").json()
     assert status["presence"]["notifications"]["account"] == admin["userPrincipalName"]
     assert "cache" not in str(status) and "refresh" not in str(status).lower()
     shown = stack.api("GET", "/api/presence/authorization").json()
     assert shown["subscription"]["covers"] == len(users)
 
-    set_presence(stack, ada, "DoNotDisturb")  # no clock runs here: only a notification can carry it
+    teams, pbx = (("DoNotDisturb", "do_not_disturb") if presence_of(stack, ada) != "do_not_disturb"
+                  else ("BeRightBack", "lunch"))
+    set_presence(stack, ada, teams)  # no clock runs here: only a notification can carry it
 
-    wait_for(lambda: presence_of(stack, ada) == "do_not_disturb", timeout=20,
+    wait_for(lambda: presence_of(stack, ada) == pbx, timeout=20,
              what="the presence notification to reach the PBX")
 
 
@@ -130,6 +135,7 @@ def test_the_subscription_follows_who_has_presence_on(stack: Stack) -> None:
              what="the presence subscription")
     first = presence_subscriptions(stack)[0]["id"]
     number = stack.app.extensions["state"].user_links()[users[2]["id"]].number
+    first_poll_done(stack)
 
     assert stack.api("PUT", f"/api/extensions/{number}/presence",
                      {"enabled": False}).status_code == 200
@@ -146,18 +152,21 @@ def test_a_lapsed_authorization_is_shown_and_everyone_is_polled(stack: Stack) ->
     authorize(stack, users[0])
     wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
              what="the presence subscription")
-    wait_for(lambda: not stack.redis.exists("eps:lock:presence"), timeout=20,
-             what="the first presence poll")
+    first_poll_done(stack)
     store = stack.sandbox.graph_store
     with store.lock:  # the admin's tokens are revoked at Entra
         for key in [k for k, v in store.tokens.items() if v.get("kind") in ("delegated", "refresh")]:
             del store.tokens[key]
     store.subscriptions.clear()  # and Graph lost the subscription: no notification comes
-    set_presence(stack, users[1], "BeRightBack")
+    teams, pbx = (("BeRightBack", "lunch") if presence_of(stack, users[1]) != "lunch"
+                  else ("DoNotDisturb", "do_not_disturb"))
+    set_presence(stack, users[1], teams)
+    ours = stack.app.extensions["subscriptions"]
+    ours.save(current(ours) | {"authorized_at": iso(now() - dt.timedelta(minutes=11))})
 
-    poll(stack, renew=True)
+    poll(stack, renew=True)  # as on Graph's next reauthorizationRequired
 
-    wait_for(lambda: presence_of(stack, users[1]) == "lunch", timeout=20,
+    wait_for(lambda: presence_of(stack, users[1]) == pbx, timeout=20,
              what="the poll to cover everyone")
     problem = stack.api("GET", "/api/presence/authorization").json()["problem"]
     assert problem and "sign in again" in problem
@@ -168,8 +177,7 @@ def test_a_subscription_whose_record_was_lost_is_replaced_not_doubled(stack: Sta
     authorize(stack, users[0])
     wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
              what="the presence subscription")
-    wait_for(lambda: not stack.redis.exists("eps:lock:presence"), timeout=20,
-             what="the first presence poll")
+    first_poll_done(stack)
     (lost,) = presence_subscriptions(stack)
     stack.app.extensions["subscriptions"].drop(lost["id"])  # Redis lost it; Graph kept it
 
@@ -188,14 +196,34 @@ def test_lifecycle_events_renew_or_replace_the_presence_subscription(stack: Stac
              what="the presence subscription")
     (sub,) = presence_subscriptions(stack)
     control = Control(stack.sandbox.graph.url, str(stack.sandbox.cert_path))
-    requests_seen = stack.sandbox.graph_control.requests
+    renewals = stack.sandbox.graph_control.requests
+    patch = f"PATCH /v1.0/subscriptions/{sub['id']}"
+    store = stack.app.extensions["subscriptions"]
 
-    control.post("lifecycle", {"subscriptionId": sub["id"],
-                               "lifecycleEvent": "reauthorizationRequired"})
-    wait_for(lambda: requests_seen.get(f"PATCH /v1.0/subscriptions/{sub['id']}", 0) == 1,
-             timeout=30, what="the renewal with the admin's token")
+    def challenge() -> None:
+        control.post("lifecycle", {"subscriptionId": sub["id"],
+                                   "lifecycleEvent": "reauthorizationRequired"})
+
+    challenge()  # just made: not renewed again within 10 minutes (contracts §1.5)
+    time.sleep(3)
+    unanswered = renewals.get(patch, 0)
+    store.save(store.get(sub["id"]) | {"authorized_at": iso(now() - dt.timedelta(minutes=11))})
+    challenge()
+    wait_for(lambda: renewals.get(patch, 0) == 1, timeout=30,
+             what="the renewal with the admin's token")
     control.post("lifecycle", {"subscriptionId": sub["id"], "lifecycleEvent": "subscriptionRemoved"})
 
     wait_for(lambda: [s["id"] for s in presence_subscriptions(stack)] not in ([], [sub["id"]]),
              timeout=30, what="a new presence subscription")
+    assert unanswered == 0
     assert presence_subscriptions(stack)[0]["creatorId"] == users[0]["id"]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def first_poll_done(stack: Stack) -> None:
+    """The poll that made the subscription has let go of the presence lock."""
+    wait_for(lambda: not stack.redis.exists("eps:lock:presence"), timeout=20,
+             what="the first presence poll")

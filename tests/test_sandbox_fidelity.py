@@ -146,6 +146,24 @@ def test_lifecycle_notification_has_the_documented_envelope(
     assert keys(item) == keys(example("lifecycle_notification.json")["value"][0])
 
 
+def test_reauthorization_is_asked_every_15_minutes_in_the_last_hour(
+        graph: GraphClient, receiver: Receiver, graph_control: Control) -> None:
+    sub = subscribe(graph, receiver.url)  # expires in about a day
+    graph_control.advance(23 * 3600 + 50 * 60)  # 10 minutes into its last hour
+    time.sleep(1)
+    graph_control.advance(6 * 60)
+    (first,) = receiver.wait_for(1)
+    graph.renew_subscription(sub["id"], expiry(50))  # renewed, yet inside its last hour
+    graph_control.advance(10 * 60)
+    time.sleep(1)
+    quiet = len(receiver.received)
+    graph_control.advance(6 * 60)
+    second = receiver.wait_for(2)[-1]
+
+    assert first["lifecycleEvent"] == second["lifecycleEvent"] == "reauthorizationRequired"
+    assert quiet == 1  # not within 15 minutes of the renewal
+
+
 def test_expired_subscription_disappears(graph: GraphClient, receiver: Receiver,
                                          graph_control: Control) -> None:
     subscribe(graph, receiver.url)

@@ -15,9 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, redirect, render_template_string, request
 from flask import session as cookie
 
-from core.connection import ConnectionStore
+from core.connection import ConnectionStore, sign_in_for
 from core.errors import AuthError, SyncError
-from core.http import new_session
 from core.integration import flags
 from core.presence import AVAILABILITY, PBX_PRESENCE, effective, map_errors
 from core.state import StateStore
@@ -69,17 +68,12 @@ def redirect_uri() -> str:
 
 
 def _sign_in() -> Any:
-    from core.auth import SignIn
-
     settings = current_app.extensions["settings"]
     connection: ConnectionStore = current_app.extensions["connection"]
     credentials = connection.credentials(settings)
     if credentials is None:
         raise AuthError("refused", "the tenant is not connected")
-    return SignIn(tenant_id=credentials.tenant_id, client_id=credentials.client_id,
-                  client_secret=credentials.client_secret,
-                  authority_host=settings.entra_authority_host,
-                  session=new_session(settings.entra_ca_bundle))
+    return sign_in_for(settings, credentials)
 
 
 @blueprint.get("/sso/login")

@@ -262,7 +262,7 @@ def handle_lifecycle(items: list[dict[str, Any]]) -> None:
             continue
         if event == "reauthorizationRequired":
             try:
-                renew(rt.graph(), rt.subscriptions, sub_id, _now())
+                renew(rt.graph(), rt.subscriptions, sub_id, _now(), challenged=True)
             except GraphError as exc:
                 if exc.status != 404:
                     raise

@@ -3,8 +3,10 @@
 Items for one notification URL are batched into one `{"value": [...]}` POST. A delivery that
 is not answered 2xx within 3 s is retried with backoff (10 s timeout) for up to 4 hours;
 `duplicate_rate` resends some batches, since real Graph delivers at least once. Subscriptions
-past their expiry are dropped silently, and `reauthorizationRequired` is sent once a
-subscription is within `reauthorize_before` seconds of expiring.
+past their expiry are dropped silently. In a subscription's last `reauthorize_before` seconds,
+`reauthorizationRequired` is sent every `REAUTHORIZE_EVERY` seconds after it was last
+authorized (made, renewed or reauthorized): the documents' cadence is "every 15 min in the
+last hour", so a presence subscription (60 minutes at most) is challenged from its 15th minute.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sandbox.graph.store import Change, GraphStore
 
 FIRST_TIMEOUT, RETRY_TIMEOUT, GIVE_UP_AFTER = 3.0, 10.0, 4 * 3600.0
 MAX_BATCH = 100
+REAUTHORIZE_EVERY = 15 * 60
 
 
 @dataclass
@@ -153,8 +156,9 @@ class Notifier:
             for sub_id, sub in list(self.store.subscriptions.items()):
                 if sub["_expires"] <= now:
                     del self.store.subscriptions[sub_id]
-                elif sub["_expires"] - now <= self.reauthorize_before and not sub["_reauth_sent"]:
-                    sub["_reauth_sent"] = True
+                elif (sub["_expires"] - now <= self.reauthorize_before
+                      and now - sub["_authorized_at"] >= REAUTHORIZE_EVERY):
+                    sub["_authorized_at"] = now  # the next challenge, 15 minutes on
                     self.lifecycle(public(sub), "reauthorizationRequired")
 
 

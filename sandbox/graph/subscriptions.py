@@ -175,7 +175,7 @@ def create() -> tuple[Response, int]:
            "encryptionCertificate": None, "encryptionCertificateId": None,
            "notificationUrlAppId": None, "notificationQueryOptions": None,
            "_kind": kind, "_scope": scope, "_expires": expires.timestamp(),
-           "_reauth_sent": False}
+           "_authorized_at": store.clock.time()}
     with store.lock:  # a create that overlapped ours may have won meanwhile: still one per pair
         for other in store.subscriptions.values():
             if other["resource"] == sub["resource"] and other["changeType"] == sub["changeType"]:
@@ -222,7 +222,7 @@ def renew(sub_id: str) -> Response:
     if "expirationDateTime" in body:
         expires = _expiry(store, body["expirationDateTime"], sub["_kind"])
         sub.update(expirationDateTime=_iso(expires), _expires=expires.timestamp(),
-                   _reauth_sent=False)
+                   _authorized_at=store.clock.time())
     return jsonify(public(sub))
 
 
@@ -234,7 +234,7 @@ def reauthorize(sub_id: str) -> tuple[str, int]:
         sub = _subscription(store, sub_id)
         if sub["_kind"] == "presence":
             _delegated_only(token, "Reauthorize")
-        sub["_reauth_sent"] = False
+        sub["_authorized_at"] = store.clock.time()
     return "", 200
 
 
