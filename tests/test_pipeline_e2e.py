@@ -183,10 +183,16 @@ def test_lifecycle_events_renew_recreate_and_resync(stack: Stack) -> None:
     renewals = stack.sandbox.graph_control.requests
     control = Control(stack.sandbox.graph.url, str(stack.sandbox.cert_path))
 
+    ours = stack.app.extensions["subscriptions"]
+    ours.save(ours.get(users_sub) | {"authorized_at": "2026-01-01T00:00:00Z"})  # long ago
     control.post("lifecycle", {"subscriptionId": users_sub,
                                "lifecycleEvent": "reauthorizationRequired"})
     wait_for(lambda: renewals.get(f"PATCH /v1.0/subscriptions/{users_sub}", 0) == 1,
              timeout=30, what="the renewal of the subscription")
+    control.post("lifecycle", {"subscriptionId": users_sub,  # answered just now: left alone
+                               "lifecycleEvent": "reauthorizationRequired"})
+    time.sleep(2)
+    twice = renewals.get(f"PATCH /v1.0/subscriptions/{users_sub}", 0)
     control.post("lifecycle", {"subscriptionId": users_sub,
                                "lifecycleEvent": "subscriptionRemoved"})
     wait_for(lambda: any(s["resource"] == "users" and s["id"] != users_sub
@@ -194,6 +200,7 @@ def test_lifecycle_events_renew_recreate_and_resync(stack: Stack) -> None:
              what="a new users subscription")
     wait_for(lambda: any(r["trigger"] == "subscription removed" for r in stack.runs()),
              timeout=30, what="the reconciliation after the removal")
+    assert twice == 1
 
 
 def test_disconnect_deletes_subscriptions_and_releases_extensions(stack: Stack) -> None:
