@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +47,7 @@ log = logging.getLogger("workers")
 broker = names.make_broker(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL), worker=True)
 dramatiq.set_broker(broker)
 LONG = 3_600_000
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 BUSY_RETRY_MS = 5_000
 SYNC_RETRIES = 60  # each try waits up to 30 s for the lock: about half an hour behind a long run
 
@@ -125,7 +127,7 @@ def note_changes(items: list[dict[str, Any]]) -> None:
     changed_presence = set()
     for item in items:
         if item["kind"] == "presence":  # P3: applied as it arrives, no debounce
-            changed_presence.add(item["resource"].rstrip("/").rsplit("/", 1)[-1])
+            changed_presence.update(GUID.findall(item["resource"])[-1:])
         else:
             by_kind[item["kind"]].append(item["id"])
     if changed_presence:
