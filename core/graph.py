@@ -227,12 +227,17 @@ class GraphClient:
     # subscriptions -----------------------------------------------------------------------
     def create_subscription(self, *, resource: str, change_type: str, notification_url: str,
                             expiration: str, client_state: str,
-                            lifecycle_url: str | None = None) -> dict[str, Any]:
+                            lifecycle_url: str | None = None,
+                            certificate: tuple[str, str] | None = None) -> dict[str, Any]:
+        """A subscription; `certificate` is (base64 DER, id) for resources that want one."""
         body = {"changeType": change_type, "notificationUrl": notification_url,
                 "resource": resource, "expirationDateTime": expiration,
                 "clientState": client_state}
         if lifecycle_url:
             body["lifecycleNotificationUrl"] = lifecycle_url
+        if certificate:
+            body |= {"includeResourceData": False, "encryptionCertificate": certificate[0],
+                     "encryptionCertificateId": certificate[1]}
         return dict(self.request("POST", "subscriptions", json=body))
 
     def renew_subscription(self, subscription_id: str, expiration: str) -> dict[str, Any]:

@@ -10,11 +10,22 @@ left, and replaced when the users it should cover change.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import secrets
 from collections.abc import Callable
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+)
+from cryptography.x509.oid import NameOID
 
 from core.auth import SignIn
 from core.config import Settings
@@ -28,6 +39,8 @@ from core.state import StateStore
 from core.subscriptions import SubscriptionStore, iso, kind_of, recently_authorized
 
 SCOPES = ("Presence.Read.All",)
+CERTIFICATE_DAYS = 730
+CERTIFICATE_RENEW_DAYS = 30
 MAX_IDS = 650
 LIFETIME = dt.timedelta(minutes=55)
 RENEW_WHEN_LEFT = dt.timedelta(minutes=20)
@@ -119,6 +132,36 @@ def delegated_client(settings: Settings, credentials: Credentials,
                        token_source=tokens)
 
 
+def certificate(state: StateStore, box: SecretBox, now: dt.datetime) -> tuple[str, str]:
+    """(base64 DER, id) of this installation's self-signed encryption certificate.
+
+    Graph asks presence subscriptions to carry one ("Always specify the encryptionCertificate
+    parameter ... to avoid failure"), though ours ask for no resource data. Made once, kept in
+    Redis with its private key sealed (for rich notifications, should they be wanted), and
+    made anew 30 days before it expires.
+    """
+    key = state.key("presence", "certificate")
+    raw = state.redis.get(key)
+    if raw:
+        stored = json.loads(raw)
+        if dt.datetime.fromisoformat(stored["expires_at"]) - now > dt.timedelta(
+                days=CERTIFICATE_RENEW_DAYS):
+            return stored["certificate"], stored["id"]
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "entra-pbx-sync presence")])
+    expires = now + dt.timedelta(days=CERTIFICATE_DAYS)
+    made = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(private.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(expires)
+            .sign(private, hashes.SHA256()))
+    stored = {"id": secrets.token_hex(8), "expires_at": expires.isoformat(),
+              "certificate": base64.b64encode(made.public_bytes(Encoding.DER)).decode(),
+              "key": box.seal(private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
+                                                    NoEncryption()).decode())}
+    state.redis.set(key, json.dumps(stored))
+    return stored["certificate"], stored["id"]
+
+
 def covered_users(state: StateStore) -> list[str]:
     """The synced users a presence subscription covers: presence on, first 650 by id."""
     preferences = state.presence_preferences()
@@ -139,7 +182,7 @@ def current(store: SubscriptionStore) -> dict[str, Any] | None:
 
 def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
          notification_url: str, lifecycle_url: str, now: dt.datetime, owner: str,
-         renew: bool = False) -> tuple[list[str], bool]:
+         certificate: tuple[str, str], renew: bool = False) -> tuple[list[str], bool]:
     """Make the presence subscription cover `user_ids`, renewing it near expiry or when asked
     (a renewal also reauthorizes it); the ids covered, and whether it is new or renewed (its
     users' presence may have changed unseen meanwhile)."""
@@ -157,7 +200,7 @@ def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
             return graph.create_subscription(
                 resource=resource, change_type="updated", notification_url=notification_url,
                 expiration=iso(now + LIFETIME), client_state=client_state,
-                lifecycle_url=lifecycle_url)
+                lifecycle_url=lifecycle_url, certificate=certificate)
 
         try:
             answer = create()
@@ -183,7 +226,7 @@ def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
             raise
         store.drop(record["id"])  # Graph let it lapse: make a new one
         return keep(graph, store, user_ids, notification_url=notification_url,
-                    lifecycle_url=lifecycle_url, now=now, owner=owner)
+                    lifecycle_url=lifecycle_url, now=now, owner=owner, certificate=certificate)
     store.save(record | {"expires_at": answer.get("expirationDateTime", iso(now + LIFETIME)),
                          "authorized_at": iso(now)})
     return user_ids, True

@@ -45,3 +45,29 @@ def test_only_changed_availability_is_applied_and_disabled_extensions_are_left_a
 
     assert first == (PresenceUpdate("u1", 11, "1001", "Busy", "away"),)
     assert again == ()
+
+
+def test_the_encryption_certificate_is_made_once_kept_sealed_and_renewed_before_expiry() -> None:
+    import base64
+    import datetime as dt
+    import json
+
+    import fakeredis
+    from cryptography import x509
+
+    from core.presence_subscription import certificate
+    from core.secret_box import SecretBox
+    from core.state import StateStore
+
+    state, box = StateStore(fakeredis.FakeRedis()), SecretBox("k" * 32)
+    now = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
+
+    first = certificate(state, box, now)
+    again = certificate(state, box, now + dt.timedelta(days=600))
+    renewed = certificate(state, box, now + dt.timedelta(days=710))
+
+    made = x509.load_der_x509_certificate(base64.b64decode(first[0]))
+    stored = json.loads(state.redis.get(state.key("presence", "certificate")))
+    assert again == first and renewed[1] != first[1]
+    assert made.not_valid_after_utc == now + dt.timedelta(days=730)
+    assert "PRIVATE KEY" not in stored["key"] and "PRIVATE KEY" in box.open(stored["key"])

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 import time
 from typing import Any
 
+import fakeredis
 import jwt
 import msal
 import pytest
 import requests
 
 from core.http import new_session
+from core.presence_subscription import certificate
+from core.secret_box import SecretBox
+from core.state import StateStore
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 
@@ -129,10 +134,14 @@ def test_presence_subscriptions_take_a_delegated_token_one_per_account(tenant: S
     app_token = application(tenant)[0].acquire_token_for_client(
         ["https://graph.microsoft.com/.default"])["access_token"]
     as_app = {"Authorization": f"Bearer {app_token}"}
-    body = {"changeType": "updated", "notificationUrl": receiver.url,
+    bare = {"changeType": "updated", "notificationUrl": receiver.url,
             "resource": f"communications/presences/{user['id']}", "expirationDateTime": expiry,
             "clientState": "presence-state"}
+    pem, cert_id = certificate(StateStore(fakeredis.FakeRedis()), SecretBox("k" * 32),
+                               dt.datetime.now(dt.UTC))
+    body = bare | {"encryptionCertificate": pem, "encryptionCertificateId": cert_id}
     try:
+        uncertified = session.post(base, headers=as_user, json=bare)
         answer = session.post(base, headers=as_user, json=body)
         other = next(u for u in tenant.graph_store.users.items.values()
                      if u["accountEnabled"] and u["id"] != user["id"])
@@ -150,7 +159,9 @@ def test_presence_subscriptions_take_a_delegated_token_one_per_account(tenant: S
     finally:
         receiver.server.stop()
 
+    assert uncertified.status_code == 400 and "encryptionCertificate" in uncertified.text
     assert answer.status_code == 201, answer.text
+    assert answer.json()["encryptionCertificateId"] == cert_id
     assert second.status_code == 409  # one presence subscription per account and app
     assert [r.status_code for r in (by_app, renew_by_app, delete_by_app)] == [403, 403, 403]
     assert "Application permissions are not supported" in renew_by_app.text

@@ -34,7 +34,7 @@ from core.integration import (
     wind_down,
     wind_down_groups,
 )
-from core.presence_subscription import covered_users, current, drop, keep
+from core.presence_subscription import certificate, covered_users, current, drop, keep
 from core.presence_sync import sync_presence
 from core.runs import new_run
 from core.subscriptions import delete_all, kind_of, maintain, renew
@@ -348,7 +348,8 @@ def _keep_presence_subscription(rt: Runtime, *, renew: bool) -> tuple[list[str],
     try:
         covered, fresh = keep(graph, rt.subscriptions, wanted, notification_url=urls[0],
                               lifecycle_url=urls[1], now=_now(), renew=renew,
-                              owner=authorization["user_id"])
+                              owner=authorization["user_id"],
+                              certificate=certificate(rt.state, rt.box, _now()))
     except SyncError as exc:
         log.warning(f"presence subscription not kept, polling everyone: {exc}")
         return [], False

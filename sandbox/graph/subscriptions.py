@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import datetime as dt
 import ipaddress
@@ -12,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
+from cryptography import x509
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from sandbox.graph import auth
@@ -108,6 +111,19 @@ def _iso(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
 
 
+def _check_certificate(body: dict[str, Any]) -> None:
+    """Presence: "Always specify the encryptionCertificate parameter ... to avoid failure"."""
+    try:
+        x509.load_der_x509_certificate(base64.b64decode(str(body["encryptionCertificate"]),
+                                                        validate=True))
+    except (KeyError, ValueError, binascii.Error):
+        raise bad_request("A valid encryptionCertificate (base64 DER) is required for presence "
+                          "subscriptions.", "InvalidRequest") from None
+    if not body.get("encryptionCertificateId"):
+        raise bad_request("encryptionCertificateId is required with encryptionCertificate.",
+                          "InvalidRequest")
+
+
 def _delegated_only(token: dict[str, Any], operation: str) -> None:
     """Presence subscriptions are made, renewed and deleted with delegated tokens only."""
     if token["kind"] != "delegated":
@@ -136,6 +152,7 @@ def create() -> tuple[Response, int]:
     kind, scope = _classify(store, body["resource"])
     if kind == "presence":
         _delegated_only(token, "Create")
+        _check_certificate(body)
     types = [t.strip() for t in str(body["changeType"]).split(",")]
     for change_type in types:
         if change_type not in CHANGE_TYPES[kind]:
@@ -172,7 +189,8 @@ def create() -> tuple[Response, int]:
            "creatorId": token.get("user_id") or secrets.token_hex(8),
            "includeResourceData": bool(body.get("includeResourceData", False)),
            "latestSupportedTlsVersion": body.get("latestSupportedTlsVersion", "v1_2"),
-           "encryptionCertificate": None, "encryptionCertificateId": None,
+           "encryptionCertificate": body.get("encryptionCertificate"),
+           "encryptionCertificateId": body.get("encryptionCertificateId"),
            "notificationUrlAppId": None, "notificationQueryOptions": None,
            "_kind": kind, "_scope": scope, "_expires": expires.timestamp(),
            "_authorized_at": store.clock.time()}
