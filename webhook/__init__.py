@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import redis
@@ -64,12 +65,19 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     app.register_blueprint(entra_api.blueprint)
     app.register_blueprint(admin.blueprint)
 
+    cached: list[Any] = []  # (credentials, client): MSAL keeps the token until near expiry
+    lock = threading.Lock()
+
     def graph() -> Any:
-        """A Graph client for the stored credentials (sign-in and the admin's pickers)."""
+        """A Graph client for the stored credentials (sign-in and the admin's pickers); a new
+        secret gets a new client at once."""
         credentials = app.extensions["connection"].credentials(settings)
         if credentials is None:
             raise ConfigError(["not connected: no Entra ID credentials are set"])
-        return client_for(settings, credentials)
+        with lock:
+            if not cached or cached[0][0] != credentials:
+                cached[:] = [(credentials, client_for(settings, credentials))]
+            return cached[0][1]
 
     app.extensions["graph"] = graph
     cli.register(app)
