@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +107,40 @@ def wait_for(check: Callable[[], Any], *, timeout: float, what: str,
             return result
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@contextmanager
+def synced_stack(redis_url: str, *, users: int, settings: dict[str, Any]) -> Iterator[Stack]:
+    """A connected stack with one worker, after the first sync of `settings` (users on), whose
+    sign-in answers come back to its /sso/callback."""
+    from sandbox.seed import seed_tenant
+
+    with Sandbox() as sandbox:
+        seed_tenant(sandbox.graph_store, users)
+        client = redis.Redis.from_url(redis_url)
+        client.flushdb()
+        running = Stack(sandbox, redis_url)
+        sandbox.graph_store.app.redirect_uris = {f"{running.web.url}/sso/callback"}
+        try:
+            running.start_worker()
+            running.connect()
+            first = running.api("PATCH", "/api/settings", {"users": {"enabled": True}} | settings)
+            running.run(first.json()["run_id"])
+            yield running
+        finally:
+            running.stop()
+            client.flushdb()
+
+
+def browser(stack: Stack) -> requests.Session:
+    """A browser's session: no proxies from the machine, trusting the sandbox's certificate."""
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(stack.sandbox.cert_path)
+    return session
+
+
+def form_post_fields(page: str) -> dict[str, str]:
+    """The code and state an Entra form_post page would send to the redirect URI."""
+    return {k: html.unescape(v)
+            for k, v in re.findall(r'name="(code|state)" value="([^"]*)"', page)}

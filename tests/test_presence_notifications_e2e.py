@@ -4,45 +4,27 @@ presence changes then reach the PBX as they arrive, with no poll."""
 from __future__ import annotations
 
 import datetime as dt
-import html
-import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 import requests
 from dramatiq import Message
 
 from core.clients import graph_client
 from core.presence_subscription import current
 from core.subscriptions import iso
-from sandbox.runner import Sandbox
-from sandbox.seed import seed_tenant
 from tests.conftest import Control
-from tests.stack import Stack, wait_for
+from tests.stack import Stack, browser, form_post_fields, synced_stack, wait_for
 from workers.broker import POLL_PRESENCE, QUEUE
 
 
 @pytest.fixture
 def stack(redis_server: Any) -> Iterator[Stack]:
-    with Sandbox() as sandbox:
-        seed_tenant(sandbox.graph_store, 20)
-        client = redis.Redis.from_url(redis_server.url)
-        client.flushdb()
-        running = Stack(sandbox, redis_server.url)
-        sandbox.graph_store.app.redirect_uris = {f"{running.web.url}/sso/callback"}
-        try:
-            running.start_worker()
-            running.connect()
-            first = running.api("PATCH", "/api/settings", {"users": {"enabled": True},
-                                                           "presence": {"enabled": True}})
-            running.run(first.json()["run_id"])
-            yield running
-        finally:
-            running.stop()
-            client.flushdb()
+    with synced_stack(redis_server.url, users=20,
+                      settings={"presence": {"enabled": True}}) as running:
+        yield running
 
 
 def synced(stack: Stack) -> list[dict[str, Any]]:
@@ -55,14 +37,11 @@ def authorize(stack: Stack, admin: dict[str, Any]) -> requests.Response:
     """The admin page's button: the API's auth_uri, Entra's form_post, our callback."""
     begun = stack.api("POST", "/api/presence/authorization")
     assert begun.status_code == 200, begun.text
-    browser = requests.Session()
-    browser.trust_env = False
-    browser.verify = str(stack.sandbox.cert_path)
-    entra = browser.get(begun.json()["auth_uri"], params={"login_hint": admin["userPrincipalName"]},
+    session = browser(stack)
+    entra = session.get(begun.json()["auth_uri"], params={"login_hint": admin["userPrincipalName"]},
                         timeout=30)
-    fields = {k: html.unescape(v)
-              for k, v in re.findall(r'name="(code|state)" value="([^"]*)"', entra.text)}
-    return browser.post(f"{stack.web.url}/sso/callback", data=fields, timeout=30)
+    return session.post(f"{stack.web.url}/sso/callback", data=form_post_fields(entra.text),
+                        timeout=30)
 
 
 def presence_subscriptions(stack: Stack) -> list[dict[str, Any]]:

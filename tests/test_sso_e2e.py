@@ -2,52 +2,27 @@
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 import requests
 
-from sandbox.runner import Sandbox
-from sandbox.seed import seed_tenant
-from tests.stack import Stack
+from tests.stack import Stack, browser, form_post_fields, synced_stack
 
 
 @pytest.fixture
 def stack(redis_server: Any) -> Iterator[Stack]:
-    with Sandbox() as sandbox:
-        seed_tenant(sandbox.graph_store, 20)
-        client = redis.Redis.from_url(redis_server.url)
-        client.flushdb()
-        running = Stack(sandbox, redis_server.url)
-        sandbox.graph_store.app.redirect_uris = {f"{running.web.url}/sso/callback"}
-        try:
-            running.start_worker()
-            running.connect()
-            first = running.api("PATCH", "/api/settings", {"users": {"enabled": True}})
-            running.run(first.json()["run_id"])
-            yield running
-        finally:
-            running.stop()
-            client.flushdb()
-
-
-def browser(stack: Stack) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = str(stack.sandbox.cert_path)
-    return session
+    with synced_stack(redis_server.url, users=20, settings={}) as running:
+        yield running
 
 
 def sign_in(stack: Stack, upn: str) -> tuple[requests.Session, requests.Response]:
     session = browser(stack)
     entra_page = session.get(f"{stack.web.url}/sso/login", params={"login_hint": upn}, timeout=30)
-    fields = {k: html.unescape(v)
-              for k, v in re.findall(r'name="(code|state)" value="([^"]*)"', entra_page.text)}
-    return session, session.post(f"{stack.web.url}/sso/callback", data=fields, timeout=30)
+    return session, session.post(f"{stack.web.url}/sso/callback",
+                                 data=form_post_fields(entra_page.text), timeout=30)
 
 
 def synced_user(stack: Stack) -> dict[str, Any]:
