@@ -124,6 +124,15 @@ def _check_certificate(body: dict[str, Any]) -> None:
                           "InvalidRequest")
 
 
+def _one_presence_per_account(store: GraphStore, kind: str, token: dict[str, Any]) -> None:
+    """"A single user can create one presence subscription per unique application"."""
+    if kind == "presence" and any(
+            s["_kind"] == "presence" and s["creatorId"] == token.get("user_id")
+            and s["applicationId"] == token["client_id"] for s in store.subscriptions.values()):
+        raise GraphFailure(409, "ExtensionError", "A user can have one presence subscription "
+                           "per application.")
+
+
 def _delegated_only(token: dict[str, Any], operation: str) -> None:
     """Presence subscriptions are made, renewed and deleted with delegated tokens only."""
     if token["kind"] != "delegated":
@@ -169,12 +178,7 @@ def create() -> tuple[Response, int]:
             if other["resource"] == body["resource"] and other["changeType"] == ",".join(types):
                 raise GraphFailure(409, "ExtensionError", f"Subscription Id {other['id']} "
                                    "already exists for the requested combination")
-        if kind == "presence" and any(
-                s["_kind"] == "presence" and s["creatorId"] == token.get("user_id")
-                and s["applicationId"] == token["client_id"]
-                for s in store.subscriptions.values()):
-            raise GraphFailure(409, "ExtensionError", "A user can have one presence "
-                               "subscription per application.")
+        _one_presence_per_account(store, kind, token)
         directory = [s for s in store.subscriptions.values() if s["_kind"] in ("users", "groups")]
         if kind in ("users", "groups") and len(directory) >= DIRECTORY_QUOTA:
             raise GraphFailure(403, "ExtensionError", "Subscription quota exceeded: at most "
@@ -195,6 +199,7 @@ def create() -> tuple[Response, int]:
            "_kind": kind, "_scope": scope, "_expires": expires.timestamp(),
            "_authorized_at": store.clock.time()}
     with store.lock:  # a create that overlapped ours may have won meanwhile: still one per pair
+        _one_presence_per_account(store, kind, token)
         for other in store.subscriptions.values():
             if other["resource"] == sub["resource"] and other["changeType"] == sub["changeType"]:
                 raise GraphFailure(409, "ExtensionError", f"Subscription Id {other['id']} "
