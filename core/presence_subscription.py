@@ -30,7 +30,7 @@ from cryptography.x509.oid import NameOID
 from core.auth import SignIn
 from core.config import Settings
 from core.connection import Credentials, sign_in_for
-from core.errors import AuthError, GraphError
+from core.errors import AuthError, GraphError, SyncError
 from core.graph import GraphClient
 from core.http import Transport, new_session
 from core.presence import effective
@@ -239,6 +239,23 @@ def _delete_strays(graph: GraphClient, owner: str) -> None:
         if (str(sub.get("resource", "")).startswith("communications/presences")
                 and sub.get("creatorId") in (owner, None)):
             graph.delete_subscription(sub["id"])
+
+
+def revoke(graph: GraphClient | None, store: SubscriptionStore,
+           authorization: PresenceAuthorization) -> str:
+    """Delete the presence subscription and forget the admin's tokens; what became of it."""
+    if current(store) is None:
+        answer = "none"
+    else:
+        try:
+            drop(graph, store)
+            answer = "deleted at Graph" if graph is not None else \
+                "forgotten; Graph removes it within the hour"
+        except SyncError as exc:
+            drop(None, store)
+            answer = f"forgotten; Graph removes it within the hour ({exc})"
+    authorization.forget()
+    return answer
 
 
 def drop(graph: GraphClient | None, store: SubscriptionStore) -> None:

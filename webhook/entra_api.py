@@ -4,10 +4,14 @@ user and contact ranges and the SSO admin groups), 200 groups a page, searchable
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from core.contact_sync import shared_mailboxes
 from core.errors import ConfigError, SyncError
+from core.graph import GraphClient
 from core.group_plan import group_type
 from webhook.api import admin_only
 
@@ -22,27 +26,30 @@ def groups() -> tuple[Response, int]:
     search = request.args.get("search", "").strip()
     if len(search) > MAX_SEARCH:
         return jsonify(error=f"search is limited to {MAX_SEARCH} characters"), 400
-    try:
-        graph = current_app.extensions["graph"]()
-        page, following = graph.group_page(search=search or None,
-                                           cursor=request.args.get("cursor") or None)
-    except ConfigError:
-        return jsonify(error="connect the tenant first"), 409
-    except SyncError as exc:
-        return jsonify(error=f"Entra ID could not be read: {exc}"), 502
-    return jsonify(groups=[{"id": g.id, "name": g.display_name, "type": group_type(g)}
-                           for g in page], next=following), 200
+    return _read(lambda graph: _groups_page(graph, search, request.args.get("cursor")))
+
+
+def _groups_page(graph: GraphClient, search: str, cursor: str | None) -> dict[str, Any]:
+    page, following = graph.group_page(search=search or None, cursor=cursor or None)
+    return {"groups": [{"id": g.id, "name": g.display_name, "type": group_type(g)}
+                       for g in page], "next": following}
 
 
 @blueprint.get("/shared-mailboxes")
 @admin_only
 def mailboxes() -> tuple[Response, int]:
     """Every shared mailbox, by name: `{"mailboxes": [{"id", "name", "mail"}]}`."""
+    return _read(lambda graph: {"mailboxes": sorted(
+        ({"id": m.id, "name": m.display_name, "mail": m.mail} for m in shared_mailboxes(graph)),
+        key=lambda r: str(r["name"] or r["mail"]).lower())})
+
+
+def _read(answer: Callable[[GraphClient], dict[str, Any]]) -> tuple[Response, int]:
+    """`answer` from Entra ID with the stored credentials: 409 when not connected, 502 when
+    Graph could not be read."""
     try:
-        found = shared_mailboxes(current_app.extensions["graph"]())
+        return jsonify(answer(current_app.extensions["graph"]())), 200
     except ConfigError:
         return jsonify(error="connect the tenant first"), 409
     except SyncError as exc:
         return jsonify(error=f"Entra ID could not be read: {exc}"), 502
-    rows = [{"id": m.id, "name": m.display_name, "mail": m.mail} for m in found]
-    return jsonify(mailboxes=sorted(rows, key=lambda r: str(r["name"] or r["mail"]).lower())), 200

@@ -62,7 +62,11 @@ def _validation_answer(token: str) -> tuple[Response | str, int, dict[str, str]]
     return token, 200, {"Content-Type": "text/plain; charset=utf-8"}
 
 
-def _load(required: tuple[str, ...]) -> tuple[list[dict[str, Any]], Response | None]:
+def _received(required: tuple[str, ...]) -> tuple[list[dict[str, Any]], Any]:
+    """The items of a valid collection, or the answer instead: the validation handshake, or
+    a 400 that says what is wrong."""
+    if "validationToken" in request.args:
+        return [], _validation_answer(request.args["validationToken"])
     body = request.get_json(silent=True)
     if body is None:
         return [], _refuse("the body must be JSON")
@@ -151,11 +155,9 @@ def _change_id(item: dict[str, Any]) -> str:
 
 @blueprint.post("/graph/notifications")
 def notifications() -> Any:
-    if "validationToken" in request.args:
-        return _validation_answer(request.args["validationToken"])
-    items, refusal = _load(CHANGE_FIELDS)
-    if refusal is not None:
-        return refusal
+    items, answer = _received(CHANGE_FIELDS)
+    if answer is not None:
+        return answer
     extensions = current_app.extensions
     trust = Trust(extensions)
     accepted = [{"kind": kind_of(record), "id": _change_id(item),
@@ -169,11 +171,9 @@ def notifications() -> Any:
 
 @blueprint.post("/graph/lifecycle")
 def lifecycle() -> Any:
-    if "validationToken" in request.args:
-        return _validation_answer(request.args["validationToken"])
-    items, refusal = _load(LIFECYCLE_FIELDS)
-    if refusal is not None:
-        return refusal
+    items, answer = _received(LIFECYCLE_FIELDS)
+    if answer is not None:
+        return answer
     extensions = current_app.extensions
     trust = Trust(extensions)
     accepted = [{"subscriptionId": i["subscriptionId"], "lifecycleEvent": i["lifecycleEvent"]}

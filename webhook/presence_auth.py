@@ -15,15 +15,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from core.errors import AuthError, SyncError
+from core.errors import AuthError
 from core.integration import flags
-from core.presence_subscription import (
-    PresenceAuthorization,
-    current,
-    delegated_client,
-    drop,
-    sign_in,
-)
+from core.presence_subscription import PresenceAuthorization, current, delegated_client, sign_in
+from core.presence_subscription import revoke as revoke_presence
 from webhook.api import admin_only
 from webhook.sso import page, redirect_uri
 from workers.broker import POLL_PRESENCE, send
@@ -73,13 +68,7 @@ def revoke() -> tuple[Response, int]:
     credentials = _credentials()
     graph = delegated_client(current_app.extensions["settings"], credentials,
                              _authorization()) if credentials else None
-    try:
-        drop(graph, current_app.extensions["subscriptions"])
-        answer = "deleted at Graph"
-    except SyncError as exc:
-        drop(None, current_app.extensions["subscriptions"])
-        answer = f"forgotten; Graph removes it within the hour ({exc})"
-    _authorization().forget()
+    answer = revoke_presence(graph, current_app.extensions["subscriptions"], _authorization())
     return jsonify(authorized=False, subscription=answer), 200
 
 

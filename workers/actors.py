@@ -34,7 +34,8 @@ from core.integration import (
     wind_down,
     wind_down_groups,
 )
-from core.presence_subscription import certificate, covered_users, current, drop, keep
+from core.presence_subscription import certificate, covered_users, current, keep
+from core.presence_subscription import revoke as revoke_presence
 from core.presence_sync import sync_presence
 from core.runs import new_run
 from core.subscriptions import delete_all, kind_of, maintain, renew
@@ -297,11 +298,7 @@ def wind_down_integration(run_id: str, action: str, delete_extensions: bool,
                 delete_all(rt.graph(), rt.subscriptions)
             except SyncError as exc:
                 errors.append(f"subscriptions could not be deleted at Graph: {exc}")
-            try:
-                drop(rt.delegated_graph(), rt.subscriptions)
-            except SyncError:
-                drop(None, rt.subscriptions)  # Graph removes it within the hour
-            rt.presence_authorization.forget()
+            revoke_presence(rt.delegated_graph(), rt.subscriptions, rt.presence_authorization)
         ops = wind_down(rt.state.user_links(), delete=delete_extensions or False,
                         reason=f"integration {action}") if (
             delete_extensions or action == "disconnect") else ()
