@@ -88,10 +88,7 @@ def test_after_an_admin_authorizes_presence_changes_arrive_without_polling(stack
 
 
 def test_revoking_deletes_the_subscription_and_forgets_the_tokens(stack: Stack) -> None:
-    admin = synced(stack)[0]
-    authorize(stack, admin)
-    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
-             what="the presence subscription")
+    authorized(stack)
 
     answer = stack.api("DELETE", "/api/presence/authorization")
 
@@ -108,13 +105,9 @@ def poll(stack: Stack, **options: Any) -> None:
 
 
 def test_the_subscription_follows_who_has_presence_on(stack: Stack) -> None:
-    users = synced(stack)
-    authorize(stack, users[0])
-    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
-             what="the presence subscription")
+    users = authorized(stack)
     first = presence_subscriptions(stack)[0]["id"]
     number = stack.app.extensions["state"].user_links()[users[2]["id"]].number
-    first_poll_done(stack)
 
     assert stack.api("PUT", f"/api/extensions/{number}/presence",
                      {"enabled": False}).status_code == 200
@@ -127,11 +120,7 @@ def test_the_subscription_follows_who_has_presence_on(stack: Stack) -> None:
 
 
 def test_a_lapsed_authorization_is_shown_and_everyone_is_polled(stack: Stack) -> None:
-    users = synced(stack)
-    authorize(stack, users[0])
-    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
-             what="the presence subscription")
-    first_poll_done(stack)
+    users = authorized(stack)
     store = stack.sandbox.graph_store
     with store.lock:  # the admin's tokens are revoked at Entra
         for key in [k for k, v in store.tokens.items() if v.get("kind") in ("delegated", "refresh")]:
@@ -152,11 +141,7 @@ def test_a_lapsed_authorization_is_shown_and_everyone_is_polled(stack: Stack) ->
 
 
 def test_a_subscription_whose_record_was_lost_is_replaced_not_doubled(stack: Stack) -> None:
-    users = synced(stack)
-    authorize(stack, users[0])
-    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
-             what="the presence subscription")
-    first_poll_done(stack)
+    authorized(stack)
     (lost,) = presence_subscriptions(stack)
     stack.app.extensions["subscriptions"].drop(lost["id"])  # Redis lost it; Graph kept it
 
@@ -169,10 +154,7 @@ def test_a_subscription_whose_record_was_lost_is_replaced_not_doubled(stack: Sta
 
 
 def test_lifecycle_events_renew_or_replace_the_presence_subscription(stack: Stack) -> None:
-    users = synced(stack)
-    authorize(stack, users[0])
-    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
-             what="the presence subscription")
+    users = authorized(stack)
     (sub,) = presence_subscriptions(stack)
     control = Control(stack.sandbox.graph.url, str(stack.sandbox.cert_path))
     renewals = stack.sandbox.graph_control.requests
@@ -200,6 +182,17 @@ def test_lifecycle_events_renew_or_replace_the_presence_subscription(stack: Stac
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def authorized(stack: Stack) -> list[dict[str, Any]]:
+    """The synced users, once the first of them authorized presence notifications and the
+    poll that made the subscription is done."""
+    users = synced(stack)
+    authorize(stack, users[0])
+    wait_for(lambda: len(presence_subscriptions(stack)) == 1, timeout=20,
+             what="the presence subscription")
+    first_poll_done(stack)
+    return users
 
 
 def first_poll_done(stack: Stack) -> None:
