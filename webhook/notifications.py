@@ -13,13 +13,12 @@ pair of a batch is looked up and compared once.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 import logging
 import threading
 import time
 import unicodedata
+import uuid
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -149,8 +148,11 @@ class Trust:
 
 
 def _change_id(item: dict[str, Any]) -> str:
-    """Graph's notification id, or one derived from the whole item when Graph gave none."""
-    return item.get("id") or hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()
+    """Graph's notification id, or a fresh one when Graph gave none."""
+    # Graph's user and group notifications often carry no id, and a second edit of the same
+    # user sends the same body, so only Graph's own id can tell a redelivery from a new
+    # change. Made here, not in the worker, so a redelivered message keeps its ids.
+    return item.get("id") or f"local-{uuid.uuid4().hex}"
 
 
 @blueprint.post("/graph/notifications")
