@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 from bench.report import write_section  # noqa: E402
 from core.clients import graph_client, pbx_client, sandbox_environment  # noqa: E402
 from core.config import Settings  # noqa: E402
-from core.directory import read_directory  # noqa: E402
-from core.runs import new_run  # noqa: E402
-from core.state import StateStore  # noqa: E402
-from core.user_sync import read_pbx, sync_users  # noqa: E402
+from core.engine.runs import new_run  # noqa: E402
+from core.store.redis import StateStore  # noqa: E402
+from core.users.directory import read_directory  # noqa: E402
+from core.users.sync import read_pbx, sync_users  # noqa: E402
 from sandbox.redis_server import RedisServer  # noqa: E402
 
 PBX_WRITES = ("POST /openapi/v1.0/extension/create", "POST /openapi/v1.0/extension/update",

@@ -42,7 +42,7 @@ from bench.report import write_section  # noqa: E402
 from core.clients import graph_client, pbx_client, sandbox_environment  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.secret_box import SecretBox  # noqa: E402
-from core.state import StateStore  # noqa: E402
+from core.store.redis import StateStore  # noqa: E402
 from core.subscriptions import SubscriptionStore  # noqa: E402
 from sandbox.redis_server import RedisServer, free_port  # noqa: E402
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from core.auth import GraphTokenSource
 from core.config import Settings
 from core.errors import ConfigError
-from core.graph import GraphClient
+from core.graph.auth import GraphTokenSource
+from core.graph.client import GraphClient
 from core.http import Transport, new_session
-from core.pbx import PbxClient
-from core.pbx_auth import PbxTokenSource
+from core.pbx.auth import PbxTokenSource
+from core.pbx.client import PbxClient
 
 
 def graph_client(settings: Settings, *, tenant_id: str | None = None, client_id: str | None = None,

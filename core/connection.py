@@ -12,14 +12,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from core.auth import SignIn
 from core.clients import graph_client
 from core.config import Settings
 from core.errors import AuthError, GraphError, SyncError, ThrottledError, TransportError
-from core.graph import GraphClient
+from core.graph.auth import SignIn
+from core.graph.client import GraphClient
 from core.http import new_session
 from core.secret_box import SecretBox
-from core.state import StateStore
+from core.store.redis import StateStore
 
 SECRET_WARNING_DAYS = 14
 

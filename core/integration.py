@@ -12,9 +12,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from core.group_plan import DeleteGroup, GroupLink, GroupOperation, ReleaseGroup
-from core.plan import Delete, Link, Operation, Release
-from core.state import StateStore
+from core.groups.records import DeleteGroup, GroupLink, GroupOperation, ReleaseGroup
+from core.store.redis import StateStore
+from core.users.records import Delete, Link, Operation, Release
 
 DEFAULT_FLAGS: dict[str, Any] = {"state": "enabled", "users_paused": False, "groups_paused": False}
 

@@ -13,9 +13,9 @@ import secrets
 from typing import Any
 
 from core.errors import GraphError
-from core.graph import GraphClient
+from core.graph.client import GraphClient
 from core.secret_box import SecretBox
-from core.state import StateStore
+from core.store.redis import StateStore
 
 RESOURCES = (("users", "updated,deleted"), ("groups", "updated,deleted"))
 CONTACT_CHANGES = "created,updated,deleted"
@@ -77,7 +77,7 @@ def maintain(graph: GraphClient, store: SubscriptionStore, *, notification_url: 
     wanted += [(f"/users/{mailbox}/contacts", CONTACT_CHANGES, "contacts")
                for mailbox in contact_mailboxes or []]
     wanted_resources = {resource for resource, _, _ in wanted}
-    for record in list(mine.values()):  # presence is kept by core/presence_subscription.py
+    for record in list(mine.values()):  # presence is kept by core/presence/subscription.py
         if record["resource"] not in wanted_resources and kind_of(record) != "presence":
             delete(graph, store, record["id"])
     for resource, change_type, family in wanted:

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from core.clients import graph_client, sandbox_environment  # noqa: E402
 from core.config import Settings  # noqa: E402
-from core.graph import GraphClient  # noqa: E402
+from core.graph.client import GraphClient  # noqa: E402
 from sandbox.redis_server import RedisServer, free_port  # noqa: E402
 
 CHANGE_EVERY = 6.0

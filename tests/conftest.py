@@ -10,8 +10,8 @@ import requests
 
 from core.clients import graph_client, pbx_client, sandbox_environment
 from core.config import Settings
-from core.graph import GraphClient
-from core.pbx import PbxClient
+from core.graph.client import GraphClient
+from core.pbx.client import PbxClient
 from sandbox.runner import Sandbox
 
 
@@ -94,7 +94,7 @@ def state(redis_server: Any) -> Iterator[Any]:
     """A StateStore on the real Redis, emptied after the test."""
     import redis
 
-    from core.state import StateStore
+    from core.store.redis import StateStore
 
     client = redis.Redis.from_url(redis_server.url)
     client.flushdb()

@@ -10,7 +10,7 @@ import fakeredis
 from apscheduler.schedulers.background import BackgroundScheduler
 from dramatiq.brokers.stub import StubBroker
 
-from core.state import StateStore
+from core.store.redis import StateStore
 from core.sync_settings import defaults, merge
 from workers.clock import Clock, trigger_for
 

@@ -6,18 +6,18 @@ from typing import Any
 
 import pytest
 
-from core.graph import GraphClient
-from core.pbx import PbxClient
-from core.runs import new_run
-from core.state import StateStore
+from core.engine.runs import new_run
+from core.graph.client import GraphClient
+from core.pbx.client import PbxClient
+from core.store.redis import StateStore
 from core.sync_settings import merge
-from core.user_sync import sync_users
+from core.users.sync import sync_users
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 
 
 def contacts_run(graph: GraphClient, pbx: PbxClient, state: StateStore) -> dict[str, Any]:
-    from core.contact_sync import sync_contacts
+    from core.contacts.sync import sync_contacts
 
     return sync_contacts(graph=graph, pbx=pbx, state=state, run=new_run("contacts"))
 
@@ -112,7 +112,7 @@ def test_phonebooks_past_the_pbx_limit_are_skipped_with_the_reason(
 
 def test_a_dry_run_counts_the_contacts_and_writes_nothing(
         synced: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
-    from core.contact_sync import sync_contacts
+    from core.contacts.sync import sync_contacts
 
     dry = sync_contacts(graph=graph, pbx=pbx, state=state, run=new_run("contacts", dry_run=True))
     real = contacts_run(graph, pbx, state)

@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from core.auth import GraphTokenSource
 from core.errors import AuthError, DeltaExpiredError, GraphError, ThrottledError
-from core.graph import GraphClient
+from core.graph.auth import GraphTokenSource
+from core.graph.client import GraphClient
 from core.http import Transport, new_session
 from sandbox.graph.store import GraphStore
 from sandbox.runner import Sandbox

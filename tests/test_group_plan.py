@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from core.entra import EntraGroup
-from core.group_plan import (
+from core.graph.records import EntraGroup
+from core.groups.plan import desired_groups, plan_groups
+from core.groups.records import (
     MAX_GROUPS,
     CreateGroup,
     DeleteGroup,
@@ -14,12 +15,10 @@ from core.group_plan import (
     ReleaseGroup,
     SkipGroup,
     UpdateGroup,
-    desired_groups,
-    plan_groups,
 )
-from core.pbx import ExtensionGroup
-from core.plan import Link
+from core.pbx.records import ExtensionGroup
 from core.sync_settings import defaults
+from core.users.records import Link
 
 SALES = EntraGroup("g-sales", "Sales", (), security_enabled=True)
 TEAM = EntraGroup("g-team", "Team", ("Unified",), security_enabled=False, mail_enabled=True)

@@ -6,8 +6,8 @@ import pytest
 
 from core.errors import AuthError, PbxDuplicateError, PbxLimitError, PbxNotFoundError
 from core.http import Transport, new_session
-from core.pbx import PbxClient
-from core.pbx_auth import PbxTokenSource
+from core.pbx.auth import PbxTokenSource
+from core.pbx.client import PbxClient
 from sandbox.runner import Sandbox
 from tests.conftest import Control
 

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from core.clients import graph_client
-from core.graph import GraphClient
+from core.graph.client import GraphClient
 from sandbox.control import Fault
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant

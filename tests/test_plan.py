@@ -5,24 +5,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from core.directory import Directory
-from core.entra import EntraUser
-from core.pbx import Extension
-from core.plan import (
-    Adopt,
-    Create,
-    Delete,
-    Link,
-    Owned,
-    PbxView,
-    Release,
-    Skip,
-    Update,
-    desired_state,
-    hold_deletions,
-    plan,
-)
+from core.graph.records import EntraUser
+from core.pbx.records import Extension
 from core.sync_settings import defaults
+from core.users.directory import Directory
+from core.users.plan import desired_state, hold_deletions, plan
+from core.users.records import Adopt, Create, Delete, Link, Owned, PbxView, Release, Skip, Update
 
 
 def rules(**changes: Any) -> dict[str, Any]:

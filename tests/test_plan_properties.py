@@ -15,16 +15,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.apply import apply
 from core.clients import pbx_client, sandbox_environment
 from core.config import Settings
-from core.directory import Directory
-from core.entra import EntraUser
-from core.pbx import PbxClient
-from core.plan import Delete, Skip, desired_state, plan
-from core.state import StateStore
+from core.graph.records import EntraUser
+from core.pbx.client import PbxClient
+from core.store.redis import StateStore
 from core.sync_settings import defaults
-from core.user_sync import read_pbx
+from core.users.apply import apply
+from core.users.directory import Directory
+from core.users.plan import desired_state, plan
+from core.users.records import Delete, Skip
+from core.users.sync import read_pbx
 from sandbox.runner import Sandbox
 
 NAMES = ["Ada", "Bob", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kim", "Lu"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from core.entra import Presence
-from core.presence import DEFAULT_MAP, PresenceUpdate, effective, map_errors, plan_presence, target
+from core.graph.records import Presence
+from core.presence.plan import DEFAULT_MAP, effective, map_errors, plan_presence, target
+from core.presence.records import PresenceUpdate
 
 EXTS = {"u1": (11, "1001"), "u2": (12, "1002")}
 
@@ -55,9 +56,9 @@ def test_the_encryption_certificate_is_made_once_kept_sealed_and_renewed_before_
     import fakeredis
     from cryptography import x509
 
-    from core.presence_subscription import certificate
+    from core.presence.subscription import certificate
     from core.secret_box import SecretBox
-    from core.state import StateStore
+    from core.store.redis import StateStore
 
     state, box = StateStore(fakeredis.FakeRedis()), SecretBox("k" * 32)
     now = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)

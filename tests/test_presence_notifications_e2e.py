@@ -13,7 +13,7 @@ import requests
 from dramatiq import Message
 
 from core.clients import graph_client
-from core.presence_subscription import current
+from core.presence.subscription import current
 from core.subscriptions import iso
 from tests.conftest import Control
 from tests.stack import Stack, browser, form_post_fields, synced_stack, wait_for

@@ -13,7 +13,7 @@ import pytest
 import requests
 from flask import Flask, request
 
-from core.graph import GraphClient
+from core.graph.client import GraphClient
 from sandbox.runner import Sandbox
 from sandbox.serve import ServedApp
 from tests.conftest import Control

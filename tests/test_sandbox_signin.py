@@ -15,9 +15,9 @@ import pytest
 import requests
 
 from core.http import new_session
-from core.presence_subscription import certificate
+from core.presence.subscription import certificate
 from core.secret_box import SecretBox
-from core.state import StateStore
+from core.store.redis import StateStore
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 

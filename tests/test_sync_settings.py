@@ -5,8 +5,8 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
-from core.runs import new_run
-from core.state import RUNS_KEPT, StateStore
+from core.engine.runs import new_run
+from core.store.redis import RUNS_KEPT, StateStore
 from core.sync_settings import SettingsInvalid, defaults, merge, validate_document
 
 

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from core.clients import sandbox_environment
-from core.graph import GraphClient
-from core.pbx import PbxClient
-from core.runs import new_run
-from core.state import StateStore
-from core.user_sync import sync_users
+from core.engine.runs import new_run
+from core.graph.client import GraphClient
+from core.pbx.client import PbxClient
+from core.store.redis import StateStore
+from core.users.sync import sync_users
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 from tests.conftest import Control

@@ -17,7 +17,7 @@ from core.connection import ConnectionStore, client_for
 from core.debounce import Debouncer
 from core.errors import ConfigError
 from core.secret_box import SecretBox
-from core.state import StateStore
+from core.store.redis import StateStore
 from core.subscriptions import SubscriptionStore
 from webhook import admin, api, cli, entra_api, notifications, presence_auth, sso
 from webhook.metrics import Metrics

@@ -16,11 +16,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from core.config import Settings
 from core.connection import ConnectionStore, Credentials, check
+from core.engine.runs import new_run
 from core.integration import flags, groups_blocked, set_flags, users_blocked
-from core.presence import effective, map_errors
-from core.presence_subscription import PresenceAuthorization
-from core.runs import new_run
-from core.state import StateStore
+from core.presence.plan import effective, map_errors
+from core.presence.subscription import PresenceAuthorization
+from core.store.redis import StateStore
 from core.sync_settings import SettingsInvalid, merge
 from workers.broker import MAINTAIN_SUBSCRIPTIONS, RUN_SYNC, WIND_DOWN, send
 

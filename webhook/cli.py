@@ -12,11 +12,11 @@ from tqdm import tqdm
 
 from core.clients import graph_client, pbx_client
 from core.config import Settings
+from core.engine.runs import COUNT_NAMES, new_run
 from core.errors import SyncError
-from core.group_sync import sync_groups
-from core.runs import COUNT_NAMES, new_run
-from core.state import StateStore
-from core.user_sync import sync_users
+from core.groups.sync import sync_groups
+from core.store.redis import StateStore
+from core.users.sync import sync_users
 
 
 def register(app: Flask) -> None:

@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from core.contact_sync import shared_mailboxes
+from core.contacts.sync import shared_mailboxes
 from core.errors import ConfigError, SyncError
-from core.graph import GraphClient
-from core.group_plan import group_type
+from core.graph.client import GraphClient
+from core.groups.plan import group_type
 from webhook.api import admin_only
 
 blueprint = Blueprint("entra_api", __name__, url_prefix="/api/entra")

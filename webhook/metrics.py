@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest, multi
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from core.state import StateStore
+from core.store.redis import StateStore
 from workers.metrics import METRICS_KEY
 
 KINDS = ("users", "groups")

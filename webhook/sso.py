@@ -18,8 +18,8 @@ from flask import session as cookie
 from core.connection import ConnectionStore, sign_in_for
 from core.errors import AuthError, SyncError
 from core.integration import flags
-from core.presence import AVAILABILITY, PBX_PRESENCE, effective, map_errors
-from core.state import StateStore
+from core.presence.plan import AVAILABILITY, PBX_PRESENCE, effective, map_errors
+from core.store.redis import StateStore
 
 blueprint = Blueprint("sso", __name__)
 FLOW_TTL = 600

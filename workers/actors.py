@@ -20,12 +20,13 @@ import dramatiq
 from redis.exceptions import LockError
 
 from core import logs
-from core.apply import apply, apply_groups
 from core.config import DEFAULT_REDIS_URL
-from core.contact_sync import mailboxes_in_range, sync_contacts
+from core.contacts.sync import mailboxes_in_range, sync_contacts
+from core.engine.runs import new_run
 from core.errors import GraphError, SyncError
-from core.graph import GraphClient
-from core.group_sync import sync_groups
+from core.graph.client import GraphClient
+from core.groups.apply import apply_groups
+from core.groups.sync import sync_groups
 from core.integration import (
     flags,
     groups_blocked,
@@ -34,12 +35,12 @@ from core.integration import (
     wind_down,
     wind_down_groups,
 )
-from core.presence_subscription import certificate, covered_users, current, keep
-from core.presence_subscription import revoke as revoke_presence
-from core.presence_sync import sync_presence
-from core.runs import new_run
+from core.presence.subscription import certificate, covered_users, current, keep
+from core.presence.subscription import revoke as revoke_presence
+from core.presence.sync import sync_presence
 from core.subscriptions import delete_all, kind_of, maintain, renew
-from core.user_sync import sync_users
+from core.users.apply import apply
+from core.users.sync import sync_users
 from workers import broker as names
 from workers.runtime import Runtime, runtime
 

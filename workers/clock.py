@@ -26,7 +26,7 @@ from core import logs
 from core.config import Settings
 from core.connection import ConnectionStore, secret_warning
 from core.secret_box import SecretBox
-from core.state import StateStore
+from core.store.redis import StateStore
 from workers.broker import MAINTAIN_SUBSCRIPTIONS, POLL_PRESENCE, RECONCILE, make_broker, send
 
 log = logging.getLogger("clock")

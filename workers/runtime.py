@@ -16,11 +16,11 @@ from core.config import Settings
 from core.connection import ConnectionStore, Credentials, client_for
 from core.debounce import Debouncer
 from core.errors import ConfigError
-from core.graph import GraphClient
-from core.pbx import PbxClient
-from core.presence_subscription import PresenceAuthorization, delegated_client
+from core.graph.client import GraphClient
+from core.pbx.client import PbxClient
+from core.presence.subscription import PresenceAuthorization, delegated_client
 from core.secret_box import SecretBox
-from core.state import StateStore
+from core.store.redis import StateStore
 from core.subscriptions import SubscriptionStore
 
 LOCK_NAME = "eps:lock:sync"

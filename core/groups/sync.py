@@ -10,23 +10,15 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from core import runs
-from core.apply import apply_groups
-from core.entra import EntraGroup
+from core.engine import runs
 from core.errors import SyncError
-from core.graph import GraphClient
-from core.group_plan import (
-    CreateGroup,
-    DeleteGroup,
-    ReleaseGroup,
-    SkipGroup,
-    UpdateGroup,
-    desired_groups,
-    in_range,
-    plan_groups,
-)
-from core.pbx import PbxClient
-from core.state import StateStore
+from core.graph.client import GraphClient
+from core.graph.records import EntraGroup
+from core.groups.apply import apply_groups
+from core.groups.plan import desired_groups, in_range, plan_groups
+from core.groups.records import CreateGroup, DeleteGroup, ReleaseGroup, SkipGroup, UpdateGroup
+from core.pbx.client import PbxClient
+from core.store.redis import StateStore
 
 _PLANNED = {CreateGroup: "created", UpdateGroup: "updated", DeleteGroup: "deleted",
             ReleaseGroup: "released", SkipGroup: "skipped"}

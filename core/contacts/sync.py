@@ -11,23 +11,22 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from core import runs
-from core.apply import apply_contacts
-from core.contact_plan import (
+from core.contacts.apply import apply_contacts
+from core.contacts.plan import plan_contacts, wanted_contact
+from core.contacts.records import (
     CreateContact,
     DeleteContact,
     SkipContact,
     UpdateContact,
     WantedBook,
     WantedContact,
-    plan_contacts,
-    wanted_contact,
 )
-from core.entra import EntraUser
+from core.engine import runs
 from core.errors import GraphError, SyncError
-from core.graph import GraphClient
-from core.pbx import PbxClient
-from core.state import StateStore
+from core.graph.client import GraphClient
+from core.graph.records import EntraUser
+from core.pbx.client import PbxClient
+from core.store.redis import StateStore
 
 _PLANNED = {CreateContact: "created", UpdateContact: "updated", DeleteContact: "deleted",
             SkipContact: "skipped"}

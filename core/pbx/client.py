@@ -8,7 +8,6 @@ page by page until `total_number` rows have come.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import tenacity
@@ -16,7 +15,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 
 from core.errors import PbxDuplicateError, PbxError, PbxLimitError, PbxNotFoundError
 from core.http import Transport
-from core.pbx_auth import PbxTokenSource
+from core.pbx.auth import PbxTokenSource
+from core.pbx.records import Extension, ExtensionGroup
 
 API = "openapi/v1.0"
 PAGE_SIZE = 1000
@@ -24,27 +24,8 @@ QUERY_CHUNK = 100
 _ERRORS = {40003: PbxDuplicateError, 60001: PbxNotFoundError, 60002: PbxLimitError}
 
 
-@dataclass(frozen=True)
-class Extension:
-    """An extension as list rows and `extension/get` show it."""
-
-    id: int
-    number: str
-    caller_id_name: str = ""
-    email_addr: str = ""
-    mobile_number: str = ""
-    presence_status: str = ""
-    first_name: str = ""
-    last_name: str = ""
-    title: str = ""
 
 
-@dataclass(frozen=True)
-class ExtensionGroup:
-    id: int
-    name: str
-    member_select: str
-    member_ids: tuple[int, ...] = ()
 
 
 class _ExtensionSchema(Schema):

@@ -9,10 +9,10 @@ availability changes again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from core.entra import Presence
+from core.graph.records import Presence
+from core.presence.records import PresenceUpdate
 
 PBX_PRESENCE = ("available", "away", "business_trip", "do_not_disturb", "lunch", "off_work")
 # SPEC P2: Available → Available; Busy → Away; Do not disturb → Do Not Disturb;
@@ -26,13 +26,6 @@ AVAILABILITY = (*DEFAULT_MAP, "PresenceUnknown")
 _CANONICAL = {name.lower(): name for name in AVAILABILITY}
 
 
-@dataclass(frozen=True)
-class PresenceUpdate:
-    user_id: str
-    ext_id: int
-    number: str
-    availability: str
-    status: str
 
 
 def map_errors(preference: Any) -> dict[str, list[str]]:

@@ -16,10 +16,10 @@ from typing import Any
 
 import redis
 
-from core.contact_plan import BookLink, ContactLink
-from core.group_plan import GroupLink
-from core.plan import Link
+from core.contacts.records import BookLink, ContactLink
+from core.groups.records import GroupLink
 from core.sync_settings import defaults, validate_document
+from core.users.records import Link
 
 RUNS_KEPT = 200
 RUN_TTL_SECONDS = 90 * 24 * 3600

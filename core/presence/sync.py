@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from core.apply import apply_presence
-from core.graph import GraphClient
-from core.pbx import PbxClient
-from core.presence import plan_presence
-from core.state import StateStore
+from core.graph.client import GraphClient
+from core.pbx.client import PbxClient
+from core.presence.apply import apply_presence
+from core.presence.plan import plan_presence
+from core.store.redis import StateStore
 
 
 def sync_presence(*, graph: GraphClient, pbx: PbxClient, state: StateStore,

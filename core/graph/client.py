@@ -14,7 +14,8 @@ from typing import Any, Protocol, TypeVar
 
 from marshmallow import ValidationError
 
-from core.entra import (
+from core.errors import DeltaExpiredError, GraphError
+from core.graph.records import (
     USER_SELECT,
     EntraContact,
     EntraGroup,
@@ -27,7 +28,6 @@ from core.entra import (
     parse_presence,
     parse_user,
 )
-from core.errors import DeltaExpiredError, GraphError
 from core.http import Transport
 
 T = TypeVar("T")

@@ -11,72 +11,40 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from core.entra import EntraGroup
-from core.pbx import ExtensionGroup
-from core.plan import Link
+from core.graph.records import EntraGroup
+from core.groups.records import (
+    MAX_GROUPS,
+    CreateGroup,
+    DeleteGroup,
+    GroupLink,
+    GroupOperation,
+    ReleaseGroup,
+    SkipGroup,
+    UpdateGroup,
+    WantedGroup,
+)
+from core.pbx.records import ExtensionGroup
+from core.users.records import Link
 
-MAX_GROUPS = 63
 NAME_LIMIT = 127
 
 
-@dataclass(frozen=True)
-class GroupLink:
-    group_id: str
-    pbx_group_id: int
-    name: str
 
 
-@dataclass(frozen=True)
-class WantedGroup:
-    group_id: str
-    name: str
-    member_user_ids: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class CreateGroup:
-    group_id: str
-    name: str
-    member_ext_ids: tuple[int, ...]
-    recreate: bool = False
 
 
-@dataclass(frozen=True)
-class UpdateGroup:
-    group_id: str
-    name: str
-    pbx_group_id: int
-    new_name: str | None
-    member_ext_ids: tuple[int, ...] | None
 
 
-@dataclass(frozen=True)
-class DeleteGroup:
-    group_id: str
-    name: str
-    pbx_group_id: int
-    reason: str
 
 
-@dataclass(frozen=True)
-class ReleaseGroup:
-    group_id: str
-    name: str
-    pbx_group_id: int
-    reason: str
 
 
-@dataclass(frozen=True)
-class SkipGroup:
-    group_id: str
-    name: str
-    reason: str
 
 
-GroupOperation = CreateGroup | UpdateGroup | DeleteGroup | ReleaseGroup | SkipGroup
 
 
 def group_type(group: EntraGroup) -> str:

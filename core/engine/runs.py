@@ -8,8 +8,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from core.apply import Outcome
-from core.state import StateStore
+from core.engine.outcome import Outcome
+from core.store.redis import StateStore
 
 COUNT_NAMES = ("created", "updated", "deleted", "released", "linked", "skipped", "failed")
 _NOUNS = {"groups": ("Group", "groups", "PBX extension groups"),

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.entra import USER_SELECT, EntraUser
-from core.graph import DeltaRound, GraphClient
+from core.graph.client import DeltaRound, GraphClient
+from core.graph.records import USER_SELECT, EntraUser
 
 DELETED_SELECT = ("id", "displayName", "userPrincipalName", "mail")
 

@@ -27,15 +27,15 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from cryptography.x509.oid import NameOID
 
-from core.auth import SignIn
 from core.config import Settings
 from core.connection import Credentials, sign_in_for
 from core.errors import AuthError, GraphError, SyncError
-from core.graph import GraphClient
+from core.graph.auth import SignIn
+from core.graph.client import GraphClient
 from core.http import Transport, new_session
-from core.presence import effective
+from core.presence.plan import effective
 from core.secret_box import SecretBox
-from core.state import StateStore
+from core.store.redis import StateStore
 from core.subscriptions import SubscriptionStore, iso, kind_of, recently_authorized
 
 SCOPES = ("Presence.Read.All",)

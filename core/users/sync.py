@@ -14,26 +14,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from core import runs
-from core.apply import apply
-from core.directory import Directory, directory_from_delta, read_directory, user_select
+from core.engine import runs
 from core.errors import DeltaExpiredError, SyncError
-from core.graph import GraphClient
-from core.pbx import PbxClient
-from core.plan import (
-    Adopt,
-    Create,
-    Delete,
-    Operation,
-    PbxView,
-    Release,
-    Skip,
-    Update,
-    desired_state,
-    hold_deletions,
-    plan,
-)
-from core.state import StateStore
+from core.graph.client import GraphClient
+from core.pbx.client import PbxClient
+from core.store.redis import StateStore
+from core.users.apply import apply
+from core.users.directory import Directory, directory_from_delta, read_directory, user_select
+from core.users.plan import desired_state, hold_deletions, plan
+from core.users.records import Adopt, Create, Delete, Operation, PbxView, Release, Skip, Update
 
 _PLANNED = {Create: "created", Update: "updated", Delete: "deleted", Release: "released",
             Adopt: "linked", Skip: "skipped"}

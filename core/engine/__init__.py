@@ -1,0 +1,1 @@
+"""The run engine: one lifecycle, guard, lock and rule for every part."""

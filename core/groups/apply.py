@@ -1,0 +1,67 @@
+"""`apply_groups`: the only code that writes extension groups to the PBX."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import Protocol
+
+from core.engine.outcome import Outcome
+from core.errors import (
+    PbxLimitError,
+    PbxNotFoundError,
+    SyncError,
+)
+from core.groups.records import (
+    CreateGroup,
+    DeleteGroup,
+    GroupLink,
+    GroupOperation,
+    ReleaseGroup,
+    SkipGroup,
+    UpdateGroup,
+)
+from core.pbx.client import PbxClient
+
+
+class LinkBook(Protocol):
+    def put_group_link(self, link: GroupLink) -> None: ...
+    def drop_group_link(self, group_id: str) -> None: ...
+
+_GROUP_ORDER = {ReleaseGroup: 0, DeleteGroup: 1, UpdateGroup: 2, CreateGroup: 3, SkipGroup: 4}
+
+
+def apply_groups(ops: Iterable[GroupOperation], pbx: PbxClient, book: LinkBook) -> Outcome:
+    """Carry out extension-group operations; one group's failure does not stop the others."""
+    outcome = Outcome()
+    for op in sorted(ops, key=lambda o: _GROUP_ORDER[type(o)]):
+        try:
+            _one_group(op, pbx, book, outcome)
+        except PbxLimitError:
+            outcome.skip(op, "the PBX holds no more extension groups")
+        except SyncError as exc:
+            outcome.fail(op, str(exc))
+    return outcome
+
+
+def _one_group(op: GroupOperation, pbx: PbxClient, book: LinkBook, outcome: Outcome) -> None:
+    if isinstance(op, ReleaseGroup):
+        book.drop_group_link(op.group_id)
+        outcome.counts["released"] += 1
+    elif isinstance(op, DeleteGroup):
+        with contextlib.suppress(PbxNotFoundError):
+            pbx.delete_extension_group(op.pbx_group_id)
+        book.drop_group_link(op.group_id)
+        outcome.counts["deleted"] += 1
+    elif isinstance(op, UpdateGroup):
+        pbx.update_extension_group(op.pbx_group_id, name=op.new_name,
+                                   member_ids=None if op.member_ext_ids is None
+                                   else list(op.member_ext_ids))
+        book.put_group_link(GroupLink(op.group_id, op.pbx_group_id, op.name))
+        outcome.counts["updated"] += 1
+    elif isinstance(op, CreateGroup):
+        pbx_id = pbx.create_extension_group(op.name, list(op.member_ext_ids))
+        book.put_group_link(GroupLink(op.group_id, pbx_id, op.name))
+        outcome.counts["created"] += 1
+    else:
+        outcome.skip(op, op.reason)
