@@ -246,3 +246,60 @@ def test_plan_is_deterministic_and_sorted_by_name() -> None:
 
     assert first == second
     assert [op.label for op in first] == ["amy A", "Bea B", "Zoe Z"]
+
+
+def test_a_number_freed_by_a_deletion_is_taken_in_the_same_run() -> None:
+    ada = user("u-ada", "Ada Lovelace", account_enabled=False,
+               properties={"businessPhones": ["2000"]})
+    ed = user("u-ed", "Ed Wood", properties={"businessPhones": ["2000"]})
+    links = {"u-ada": Link("u-ada", 1, "2000", "Ada Lovelace")}
+    exts = [ext(1, "2000", "Ada Lovelace", "ada@contoso.com")]
+
+    ops = run_plan(directory(ada, ed), exts, links, delete_when=["disabled"], mode="property",
+                   property="businessPhones")
+
+    assert ops == (Delete("u-ada", "Ada Lovelace", 1, "2000", "account disabled"),
+                   Create("u-ed", "Ed Wood", "2000", Owned("Ed", "Wood", "ed@contoso.com", "",
+                                                            "Engineer"), after_delete=1))
+
+
+def test_a_claimed_number_freed_by_a_deletion_is_moved_to_in_the_same_run() -> None:
+    ada = user("u-ada", "Ada Lovelace", account_enabled=False,
+               properties={"businessPhones": ["2000"]})
+    bob = user("u-bob", "Bob Stone", properties={"businessPhones": ["2000"]})
+    links = {"u-ada": Link("u-ada", 1, "2000", "Ada Lovelace"),
+             "u-bob": Link("u-bob", 2, "2001", "Bob Stone")}
+    exts = [ext(1, "2000", "Ada Lovelace", "ada@contoso.com"),
+            ext(2, "2001", "Bob Stone", "bob@contoso.com")]
+
+    ops = run_plan(directory(ada, bob), exts, links, delete_when=["disabled"], mode="property",
+                   property="businessPhones")
+
+    assert ops[1] == Update("u-bob", "Bob Stone", 2, "2000", (("number", "2000"),),
+                            after_delete=1)
+
+
+def test_auto_numbering_leaves_a_number_freed_by_a_deletion_to_the_next_run() -> None:
+    ada = user("u-ada", "Ada Lovelace", account_enabled=False)
+    links = {"u-ada": Link("u-ada", 1, "1000", "Ada Lovelace")}
+    exts = [ext(1, "1000", "Ada Lovelace", "ada@contoso.com")]
+
+    ops = run_plan(directory(ada, BOB), exts, links, delete_when=["disabled"], start="1000")
+
+    assert [(type(op), op.number, getattr(op, "after_delete", None)) for op in ops] == [
+        (Delete, "1000", None), (Create, "1001", None)]
+
+
+def test_a_held_deletion_holds_the_creation_waiting_for_its_number() -> None:
+    ada = user("u-ada", "Ada Lovelace", account_enabled=False,
+               properties={"businessPhones": ["2000"]})
+    ed = user("u-ed", "Ed Wood", properties={"businessPhones": ["2000"]})
+    links = {"u-ada": Link("u-ada", 1, "2000", "Ada Lovelace")}
+    ops = run_plan(directory(ada, ed), [ext(1, "2000", "Ada Lovelace", "ada@contoso.com")],
+                   links, delete_when=["disabled"], mode="property", property="businessPhones")
+
+    applied, held = hold_deletions(ops, max_deletions=0, allow=False)
+
+    assert held == (ops[0],)
+    assert applied == (Skip("u-ed", "Ed Wood", "number 2000 is freed by deleting the extension "
+                            "of Ada Lovelace, which is held back"),)

@@ -33,30 +33,6 @@ from core.users.records import (
 _MOBILE_ALLOWED = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ()+.-*# ")
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # desired state ---------------------------------------------------------------------------
 def owned_fields(user: EntraUser) -> Owned:
     first, last = (user.given_name or "").strip(), (user.surname or "").strip()
@@ -166,11 +142,20 @@ def plan(desired: Desired, pbx: PbxView, links: Mapping[str, Link], *,
     number_owner = {e.number: e for e in exts.values()}
     taken = set(number_owner) | {link.number for link in links.values()}
     allocator = Allocator(str(desired.numbering.get("start", "1000")), taken)
+    # A number a user claims (property mode) may be held by an extension this plan deletes:
+    # it is free to take now, for apply deletes first and the taker names the deletion it
+    # waits for. Auto numbering leaves such numbers to the next run, as before.
+    deleting = {op.ext_id for op in ops if isinstance(op, Delete)} if property_mode else set()
+
+    def freed_by(number: str) -> int | None:
+        """The extension whose deletion in this plan frees `number`, if any."""
+        holder = number_owner.get(number)
+        return holder.id if holder is not None and holder.id in deleting else None
 
     def free(number: str, own_ext: int | None) -> str | None:
         """Why `number` cannot be used by the extension `own_ext`, or None."""
         holder = number_owner.get(number)
-        if holder is not None and holder.id != own_ext:
+        if holder is not None and holder.id != own_ext and holder.id not in deleting:
             return f"number {number} is taken by extension {holder.number}"
         if holder is None and number in taken and own_ext is None:
             return f"number {number} is already used"
@@ -186,9 +171,9 @@ def plan(desired: Desired, pbx: PbxView, links: Mapping[str, Link], *,
                             f"{claims[w.claimed]} users; none of them is given it"))
             continue
         if link is not None and link.ext_id in exts:
-            ops.extend(_keep(w, exts[link.ext_id], property_mode, free))
+            ops.extend(_keep(w, exts[link.ext_id], property_mode, free, freed_by))
         elif link is not None:
-            ops.append(_recreate(w, link, property_mode, free, allocator, taken))
+            ops.append(_recreate(w, link, property_mode, free, freed_by, allocator, taken))
         elif w.user_id in handed_over:
             old = handed_over[w.user_id]
             ext = exts[old.ext_id]
@@ -203,12 +188,13 @@ def plan(desired: Desired, pbx: PbxView, links: Mapping[str, Link], *,
                                  w.owned.changes(started)))
                 continue
             candidate = by_email.get(w.owned.email_addr.lower()) if w.owned.email_addr else None
-            ops.append(_new(w, candidate, owner_of, desired, property_mode, free, allocator,
-                            taken))
+            ops.append(_new(w, candidate, owner_of, desired, property_mode, free, freed_by,
+                            allocator, taken))
     return tuple(ops)
 
 
-def _keep(w: Wanted, ext: Extension, property_mode: bool, free: Any) -> list[Operation]:
+def _keep(w: Wanted, ext: Extension, property_mode: bool, free: Any,
+          freed_by: Any) -> list[Operation]:
     changes = list(w.owned.changes(ext))
     if property_mode and w.claimed and w.claimed != ext.number:
         reason = free(w.claimed, ext.id)
@@ -218,11 +204,12 @@ def _keep(w: Wanted, ext: Extension, property_mode: bool, free: Any) -> list[Ope
     if not changes:
         return []
     number = dict(changes).get("number", ext.number)
-    return [Update(w.user_id, w.label, ext.id, number, tuple(changes))]
+    return [Update(w.user_id, w.label, ext.id, number, tuple(changes),
+                   after_delete=freed_by(number) if number != ext.number else None)]
 
 
-def _recreate(w: Wanted, link: Link, property_mode: bool, free: Any, allocator: Allocator,
-              taken: set[str]) -> Operation:
+def _recreate(w: Wanted, link: Link, property_mode: bool, free: Any, freed_by: Any,
+              allocator: Allocator, taken: set[str]) -> Operation:
     """A linked extension deleted by hand on the PBX comes back, with its number if free."""
     number = w.claimed if property_mode and w.claimed else link.number
     if free(number, -1) is not None:
@@ -232,11 +219,13 @@ def _recreate(w: Wanted, link: Link, property_mode: bool, free: Any, allocator: 
     if not number:
         return Skip(w.user_id, w.label, "no free extension number")
     taken.add(number)
-    return Create(w.user_id, w.label, number, w.owned, recreate=True)
+    return Create(w.user_id, w.label, number, w.owned, recreate=True,
+                  after_delete=freed_by(number))
 
 
 def _new(w: Wanted, candidate: Extension | None, owner_of: Mapping[int, str], desired: Desired,
-         property_mode: bool, free: Any, allocator: Allocator, taken: set[str]) -> Operation:
+         property_mode: bool, free: Any, freed_by: Any, allocator: Allocator,
+         taken: set[str]) -> Operation:
     """A user without an extension: adopt the one with its email (U5), or create one."""
     if candidate is not None:
         if candidate.id in owner_of:
@@ -250,7 +239,8 @@ def _new(w: Wanted, candidate: Extension | None, owner_of: Mapping[int, str], de
                     return Skip(w.user_id, w.label, reason)
                 changes.append(("number", w.claimed))
             number = dict(changes).get("number", candidate.number)
-            return Adopt(w.user_id, w.label, candidate.id, number, tuple(changes))
+            return Adopt(w.user_id, w.label, candidate.id, number, tuple(changes),
+                         after_delete=freed_by(number) if number != candidate.number else None)
         return Skip(w.user_id, w.label, f"extension {candidate.number} already has email "
                     f"{w.owned.email_addr} and associate by email is off")
     if property_mode:
@@ -263,14 +253,27 @@ def _new(w: Wanted, candidate: Extension | None, owner_of: Mapping[int, str], de
         number = allocator.take() or ""
         if not number:
             return Skip(w.user_id, w.label, "no free extension number")
-    return Create(w.user_id, w.label, number, w.owned)
+    return Create(w.user_id, w.label, number, w.owned, after_delete=freed_by(number))
 
 
 # guards ----------------------------------------------------------------------------------
 def hold_deletions(ops: tuple[Operation, ...], max_deletions: int,
                    allow: bool) -> tuple[tuple[Operation, ...], tuple[Delete, ...]]:
-    """More deletions than `max_deletions` are held back unless `allow`: (to apply, held)."""
+    """More deletions than `max_deletions` are held back unless `allow`: (to apply, held).
+
+    An operation that takes a number a held deletion would free is held too: it becomes a
+    Skip saying which deletion it waits for.
+    """
     deletes = tuple(op for op in ops if isinstance(op, Delete))
     if allow or len(deletes) <= max_deletions:
         return ops, ()
-    return tuple(op for op in ops if not isinstance(op, Delete)), deletes
+    held = {d.ext_id: d for d in deletes}
+    kept: list[Operation] = []
+    for op in ops:
+        waits_for = held.get(op.after_delete) if isinstance(op, Create | Update | Adopt) else None
+        if waits_for is not None:
+            kept.append(Skip(op.user_id, op.label, f"number {op.number} is freed by deleting "
+                             f"the extension of {waits_for.label}, which is held back"))
+        elif not isinstance(op, Delete):
+            kept.append(op)
+    return tuple(kept), deletes

@@ -73,6 +73,8 @@ class Desired:
 
 
 # operations ------------------------------------------------------------------------------
+# `after_delete`, on an operation that takes a number: the id of the extension whose `Delete`
+# in the same plan frees that number. It must not run unless that deletion is applied first.
 @dataclass(frozen=True)
 class Create:
     user_id: str
@@ -80,6 +82,7 @@ class Create:
     number: str
     owned: Owned
     recreate: bool = False
+    after_delete: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class Update:
     ext_id: int
     number: str
     changes: tuple[tuple[str, str], ...]
+    after_delete: int | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class Adopt:
     number: str
     changes: tuple[tuple[str, str], ...]
     replaces_user: str | None = None
+    after_delete: int | None = None
 
 
 @dataclass(frozen=True)
