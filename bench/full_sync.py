@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 from bench.report import write_section  # noqa: E402
 from core.clients import graph_client, pbx_client, sandbox_environment  # noqa: E402
 from core.config import Settings  # noqa: E402
-from core.engine.runs import new_run  # noqa: E402
+from core.engine.engine import run_here  # noqa: E402
 from core.store.redis import StateStore  # noqa: E402
 from core.users.directory import read_directory  # noqa: E402
-from core.users.sync import read_pbx, sync_users  # noqa: E402
+from core.users.sync import UserSync, read_pbx  # noqa: E402
 from sandbox.redis_server import RedisServer  # noqa: E402
 
 PBX_WRITES = ("POST /openapi/v1.0/extension/create", "POST /openapi/v1.0/extension/update",
@@ -87,8 +87,8 @@ def main() -> int:
         rules = state.settings()["users"]
 
         counts.reset()
-        cold, cold_wall, cold_cpu = timed(lambda: sync_users(
-            graph=graph, pbx=pbx, state=state, run=new_run("users")))
+        cold, cold_wall, cold_cpu = timed(lambda: run_here(
+            [UserSync()], graph=graph, pbx=pbx, store=state))
         cold_counts = counts.read()
 
         def read_both() -> None:
@@ -100,8 +100,8 @@ def main() -> int:
         base_counts = counts.read()
 
         counts.reset()
-        noop, noop_wall, noop_cpu = timed(lambda: sync_users(
-            graph=graph, pbx=pbx, state=state, run=new_run("users")))
+        noop, noop_wall, noop_cpu = timed(lambda: run_here(
+            [UserSync()], graph=graph, pbx=pbx, store=state))
         noop_counts = counts.read()
         peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         pbx.token_source.close()

@@ -142,7 +142,7 @@ class SettingsDocument(_Strict):
 
 
 DEFAULTS: dict[str, Any] = {
-    "users": {"enabled": True, "range": "all", "user_types": ["Member"], "group_ids": [],
+    "users": {"enabled": False, "range": "all", "user_types": ["Member"], "group_ids": [],
               "auto_delete_out_of_range": False,
               "numbering": {"mode": "auto", "start": "1000", "property": "businessPhones"},
               "delete_when": ["disabled", "deleted"], "associate_by_email": True,

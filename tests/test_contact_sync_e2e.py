@@ -6,26 +6,25 @@ from typing import Any
 
 import pytest
 
-from core.engine.runs import new_run
+from core.contacts.sync import ContactSync
+from core.engine.engine import run_here
 from core.graph.client import GraphClient
 from core.pbx.client import PbxClient
 from core.store.redis import StateStore
 from core.sync_settings import merge
-from core.users.sync import sync_users
+from core.users.sync import UserSync
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 
 
 def contacts_run(graph: GraphClient, pbx: PbxClient, state: StateStore) -> dict[str, Any]:
-    from core.contacts.sync import sync_contacts
-
-    return sync_contacts(graph=graph, pbx=pbx, state=state, run=new_run("contacts"))
+    return run_here([ContactSync()], graph=graph, pbx=pbx, store=state)
 
 
 @pytest.fixture
 def synced(sandbox: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> Sandbox:
     seed_tenant(sandbox.graph_store, 40)
-    sync_users(graph=graph, pbx=pbx, state=state, run=new_run("users"))
+    run_here([UserSync()], graph=graph, pbx=pbx, store=state)
     state.save_settings(merge(state.settings(), {"contacts": {
         "personal": {"enabled": True}, "shared": {"enabled": True}}}))
     return sandbox
@@ -112,9 +111,8 @@ def test_phonebooks_past_the_pbx_limit_are_skipped_with_the_reason(
 
 def test_a_dry_run_counts_the_contacts_and_writes_nothing(
         synced: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
-    from core.contacts.sync import sync_contacts
 
-    dry = sync_contacts(graph=graph, pbx=pbx, state=state, run=new_run("contacts", dry_run=True))
+    dry = run_here([ContactSync()], graph=graph, pbx=pbx, store=state, dry_run=True)
     real = contacts_run(graph, pbx, state)
 
     assert dry["counts"]["created"] == real["counts"]["created"] > 0

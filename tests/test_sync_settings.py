@@ -5,7 +5,7 @@ from __future__ import annotations
 import fakeredis
 import pytest
 
-from core.engine.runs import new_run
+from core.engine.runs import Run
 from core.store.redis import RUNS_KEPT, StateStore
 from core.sync_settings import SettingsInvalid, defaults, merge, validate_document
 
@@ -47,7 +47,7 @@ def test_store_keeps_settings_and_caps_run_history() -> None:
     document = merge(defaults(), {"safety": {"max_deletions": 5}})
     store.save_settings(document)
     for _ in range(RUNS_KEPT + 5):
-        store.save_run(new_run("users"))
+        store.save_run(Run.new("users"))
 
     assert store.settings()["safety"]["max_deletions"] == 5
     assert store.redis.llen(store.key("runs")) == RUNS_KEPT

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from core.clients import sandbox_environment
-from core.engine.runs import new_run
+from core.engine.engine import run_here
 from core.graph.client import GraphClient
 from core.pbx.client import PbxClient
 from core.store.redis import StateStore
-from core.users.sync import sync_users
+from core.users.sync import UserSync
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 from tests.conftest import Control
@@ -29,9 +29,14 @@ def writes(counts: dict[str, int]) -> int:
 
 
 def sync(graph: GraphClient, pbx: PbxClient, state: StateStore, **options: Any) -> dict[str, Any]:
-    dry_run = options.pop("dry_run", False)
-    return sync_users(graph=graph, pbx=pbx, state=state, run=new_run("users", dry_run=dry_run),
-                      **options)
+    return run_here([UserSync()], graph=graph, pbx=pbx, store=state, **options)
+
+
+def turn_on_users(state: StateStore) -> None:
+    """What an administrator's first save of the user sync settings leaves in the store."""
+    configure(state, enabled=True)
+    state.mark_saved("users")
+    state.set_flags(state="enabled")
 
 
 def configure(state: StateStore, **users: Any) -> None:
@@ -179,6 +184,7 @@ def test_sync_command_prints_the_summary(seeded: Sandbox, redis_server: Any,
     env = os.environ | sandbox_environment(seeded.describe()) | {
         "SECRET_KEY": "c" * 32, "REDIS_URL": redis_server.url}
 
+    turn_on_users(state)
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "webhook", "sync"],
                             cwd=root, env=env, capture_output=True, text=True, timeout=120)
 
@@ -193,6 +199,7 @@ def test_sync_command_exits_1_when_a_read_fails(sandbox: Sandbox, redis_server: 
     root = Path(__file__).resolve().parent.parent
     env = os.environ | sandbox_environment(sandbox.describe()) | {
         "SECRET_KEY": "c" * 32, "REDIS_URL": redis_server.url, "ENTRA_CLIENT_SECRET": "wrong"}
+    turn_on_users(state)
 
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "webhook", "sync"],
                             cwd=root, env=env, capture_output=True, text=True, timeout=120)

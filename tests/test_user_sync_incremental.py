@@ -6,18 +6,18 @@ from typing import Any
 
 import pytest
 
-from core.engine.runs import new_run
+from core.engine.engine import run_here
 from core.graph.client import GraphClient
 from core.pbx.client import PbxClient
 from core.store.redis import StateStore
-from core.users.sync import sync_users
+from core.users.sync import UserSync
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 from tests.conftest import Control
 
 
 def run(graph: GraphClient, pbx: PbxClient, state: StateStore, **options: Any) -> dict[str, Any]:
-    return sync_users(graph=graph, pbx=pbx, state=state, run=new_run("users"), **options)
+    return run_here([UserSync()], graph=graph, pbx=pbx, store=state, **options)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from dramatiq.brokers.stub import StubBroker
 from flask.testing import FlaskClient
 
 from core.config import Settings
+from core.connection import Credentials
 from core.secret_box import SecretBox
 from webhook import create_app
 
@@ -35,6 +36,7 @@ def client(broker: StubBroker) -> Iterator[FlaskClient]:
         "id": "sub-1", "resource": "users", "change_type": "updated,deleted",
         "expires_at": "2030-01-01T00:00:00Z",
         "client_state": SecretBox(SETTINGS.secret_key).seal("the-client-state")})
+    app.extensions["connection"].save(Credentials("tenant-1", "client-1", "entra-secret"))
     yield app.test_client()
 
 
@@ -183,7 +185,7 @@ def admin(client: FlaskClient, method: str, path: str, body: Any = None,
 def test_admin_api_needs_the_token(client: FlaskClient) -> None:
     assert client.get("/api/status").status_code == 401
     assert admin(client, "GET", "/api/status", token="wrong").status_code == 401
-    assert admin(client, "GET", "/api/status").json["state"] == "not_configured"
+    assert admin(client, "GET", "/api/status").json["state"] == "connected"
 
 
 def test_settings_patch_lists_every_field_error(client: FlaskClient) -> None:
@@ -194,9 +196,16 @@ def test_settings_patch_lists_every_field_error(client: FlaskClient) -> None:
     assert set(answer.json["fields"]) == {"users.range", "safety.max_deletions"}
 
 
-def test_first_save_of_user_settings_queues_a_sync(client: FlaskClient,
-                                                   broker: StubBroker) -> None:
-    first = admin(client, "PATCH", "/api/settings", {"users": {"numbering": {"start": "3000"}}})
+def test_user_sync_is_off_until_saved_and_the_save_that_turns_it_on_queues_a_sync(
+        client: FlaskClient, broker: StubBroker) -> None:
+    unsaved = admin(client, "POST", "/api/sync", {"scope": "users"})
+    assert unsaved.status_code == 409 and unsaved.json["reason"] == "not_configured"
+    saved_off = admin(client, "PATCH", "/api/settings", {"users": {"range": "all"}})
+    assert "run_id" not in saved_off.json
+    assert admin(client, "POST", "/api/sync", {"scope": "users"}).json["reason"] == "off"
+
+    first = admin(client, "PATCH", "/api/settings", {"users": {"enabled": True,
+                                                               "numbering": {"start": "3000"}}})
     second = admin(client, "PATCH", "/api/settings", {"users": {"numbering": {"start": "4000"}}})
 
     assert "run_id" in first.json and "run_id" not in second.json
@@ -205,9 +214,12 @@ def test_first_save_of_user_settings_queues_a_sync(client: FlaskClient,
 
 
 def test_sync_now_accepts_the_scopes_this_version_has(client: FlaskClient) -> None:
+    admin(client, "PATCH", "/api/settings", {"users": {"enabled": True},
+                                             "groups": {"enabled": False}})
     assert admin(client, "POST", "/api/sync", {"scope": "users"}).status_code == 202
     off = admin(client, "POST", "/api/sync", {"scope": "groups"})
     assert off.status_code == 409 and "off in the settings" in off.json["error"]
+    assert off.json["reason"] == "off"
     admin(client, "PATCH", "/api/settings", {"groups": {"enabled": True}})
     assert admin(client, "POST", "/api/sync", {"scope": "groups"}).status_code == 202
     assert admin(client, "POST", "/api/sync", {"scope": "contacts"}).status_code == 409
@@ -218,6 +230,7 @@ def test_sync_now_accepts_the_scopes_this_version_has(client: FlaskClient) -> No
 
 def test_connection_needs_every_field_and_secret_rotation_needs_a_connection(
         client: FlaskClient) -> None:
+    client.application.extensions["connection"].forget()
     missing = admin(client, "PUT", "/api/connection", {"tenant_id": "t"})
     rotation = admin(client, "POST", "/api/connection/secret", {"client_secret": "new"})
 

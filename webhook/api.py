@@ -16,11 +16,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from core.config import Settings
 from core.connection import ConnectionStore, Credentials, check
-from core.engine.runs import new_run
-from core.integration import flags, groups_blocked, set_flags, users_blocked
+from core.engine.rules import SYNC_PARTS, refusal_of, situation_of
+from core.engine.runs import Run
 from core.presence.plan import effective, map_errors
 from core.presence.subscription import PresenceAuthorization
-from core.store.redis import StateStore
+from core.store.redis import DEFAULT_FLAGS, StateStore
 from core.sync_settings import SettingsInvalid, merge
 from workers.broker import MAINTAIN_SUBSCRIPTIONS, RUN_SYNC, WIND_DOWN, send
 
@@ -78,9 +78,10 @@ def status() -> Response:
     credentials = connection.credentials(settings)
     runs = state.runs(limit=5)
     document = state.settings()
-    current = flags(state)
+    current = state.flags() or DEFAULT_FLAGS
     overall = current["state"] if current["state"] != "enabled" else (
         "connected" if credentials else "not_configured")
+    situation = _situation()
     return jsonify(
         state=overall,
         connection=(connection.last_check() or {"status": "unchecked"}) if credentials
@@ -98,7 +99,32 @@ def status() -> Response:
                   "notifications": PresenceAuthorization(state, _ext("box")).public()},
         subscriptions=_ext("subscriptions").public(),
         setup=setup_links(settings, credentials),
+        parts={part: _part_status(situation, part) for part in (*SYNC_PARTS, "presence")},
+        attention=_attention(situation, state),
+        interrupted_runs=[r["id"] for r in state.runs(limit=50)
+                          if r.get("interrupted") and r["state"] == "failed"],
         runs=[_brief(r) for r in runs])
+
+
+def _situation() -> Any:
+    credentials = _ext("connection").credentials(_ext("settings"))
+    return situation_of(_ext("state"), connected=credentials is not None)
+
+
+def _part_status(situation: Any, part: str) -> dict[str, Any]:
+    refusal = situation.why_not(part)
+    return {"runs": refusal is None, "reason": refusal.reason if refusal else None,
+            "message": refusal.message if refusal else None}
+
+
+def _attention(situation: Any, state: StateStore) -> list[str]:
+    """What the administrator must do before anything syncs again."""
+    linked = sum(state.linked_counts().values())
+    if situation.connected and (situation.lost or (
+            linked and (situation.flags is None or situation.document is None))):
+        return [f"The stored settings or switches are missing although {linked} objects are "
+                "synced: nothing syncs until the settings are saved again."]
+    return []
 
 
 def setup_links(settings: Settings, credentials: Credentials | None) -> dict[str, Any]:
@@ -130,7 +156,16 @@ def connect() -> tuple[Response, int]:
         return _error(400, "missing fields", fields={k: ["required"] for k in missing})
     credentials = Credentials(body["tenant_id"].strip(), body["client_id"].strip(),
                               body["client_secret"].strip(), body.get("client_secret_expires_at"))
-    return _checked_save(credentials)
+    state: StateStore = _ext("state")
+    owner = state.links_tenant() or getattr(
+        _ext("connection").credentials(_ext("settings")), "tenant_id", None)
+    linked = sum(state.linked_counts().values())
+    if owner and owner != credentials.tenant_id and linked \
+            and body.get("release_links") is not True:
+        return _error(409, f"{linked} objects are synced from tenant {owner}: connecting "
+                          "another tenant releases them to the PBX; send release_links: true "
+                          "to do so", reason="other_tenant")
+    return _checked_save(credentials, release=bool(owner and owner != credentials.tenant_id))
 
 
 @blueprint.post("/connection/secret")
@@ -147,7 +182,7 @@ def rotate_secret() -> tuple[Response, int]:
                                      body.get("client_secret_expires_at")))
 
 
-def _checked_save(credentials: Credentials) -> tuple[Response, int]:
+def _checked_save(credentials: Credentials, *, release: bool = False) -> tuple[Response, int]:
     """Check the credentials; keep them only when a token and a read succeed."""
     expires = credentials.secret_expires_at
     if expires is not None:
@@ -160,10 +195,14 @@ def _checked_save(credentials: Credentials) -> tuple[Response, int]:
     if result["status"] != "connected":
         return jsonify(result), 422
     connection: ConnectionStore = _ext("connection")
+    state: StateStore = _ext("state")
+    if release:  # another tenant: what the old one synced is left to the PBX, untouched
+        state.forget_tenant()
     connection.save(credentials)
     connection.record_check(result)
-    if flags(_ext("state"))["state"] == "disconnected":
-        set_flags(_ext("state"), state="enabled")
+    state.set_links_tenant(credentials.tenant_id)
+    if (state.flags() or {}).get("state", "disconnected") == "disconnected":
+        state.set_flags(state="enabled")
     send(_ext("broker"), MAINTAIN_SUBSCRIPTIONS)
     return jsonify(result), 200
 
@@ -179,7 +218,7 @@ def get_settings() -> Response:
 def patch_settings() -> tuple[Response, int]:
     state: StateStore = _ext("state")
     patch = request.get_json(silent=True)
-    current = flags(state)
+    current = state.flags() or DEFAULT_FLAGS
     if current["state"] != "enabled":
         return _error(409, f"the integration is {current['state']}: settings are read-only")
     if isinstance(patch, dict) and "users" in patch and current["users_paused"]:
@@ -190,14 +229,19 @@ def patch_settings() -> tuple[Response, int]:
         document = merge(state.settings(), patch)
     except SettingsInvalid as exc:
         return _error(400, "invalid settings", fields=exc.errors)
+    before = _situation()
     state.save_settings(document)
+    if state.flags() is None:  # never stored, or lost: saving the settings turns them on
+        state.set_flags(state="enabled")
     answer: dict[str, Any] = {"settings": document}
     if isinstance(patch, dict) and "contacts" in patch:  # the mailboxes to watch may change
         send(_ext("broker"), MAINTAIN_SUBSCRIPTIONS)
-    first = [part for part in ("users", "groups", "contacts")  # U10, G5: a first save syncs
-             if isinstance(patch, dict) and part in patch and not _why_not(
-                 part, flags(state), document)
-             and state.redis.set(state.key("settings", "saved", part), 1, nx=True)]
+    for part in (*SYNC_PARTS, "presence"):
+        if isinstance(patch, dict) and part in patch:
+            state.mark_saved(part)
+    after = _situation()
+    first = [part for part in SYNC_PARTS  # U10, G5: the save that turns a part on syncs it
+             if before.why_not(part) is not None and after.why_not(part) is None]
     if first:  # several at once: one run, users first, so that groups find their extensions
         scope = first[0] if len(first) == 1 else "all"
         answer["run_id"] = _queue_run(scope, dry_run=False, allow_deletions=False,
@@ -216,36 +260,24 @@ def sync_now() -> tuple[Response, int]:
     if scope not in SCOPES_AVAILABLE:
         return _error(400, f"{scope} sync is not available in this version",
                       fields={"scope": [f"available: {', '.join(SCOPES_AVAILABLE)}"]})
-    current, document = flags(_ext("state")), _ext("state").settings()
-    parts = [p for p in ("users", "groups", "contacts") if scope in (p, "all")]
-    reasons = {p: _why_not(p, current, document) for p in parts}
-    if all(reasons.values()):
-        return _error(409, "; ".join(str(r) for r in reasons.values()))
+    parts, refusals = _situation().runnable(scope)
+    if not parts:
+        refusal = refusal_of(refusals)
+        return _error(409, refusal.message, reason=refusal.reason)
     run_id = _queue_run(scope, dry_run=bool(body.get("dry_run", False)),
                         allow_deletions=bool(body.get("allow_deletions", False)), trigger="manual")
     return jsonify(run_id=run_id), 202
-
-
-def _why_not(part: str, current: dict[str, Any], document: dict[str, Any]) -> str | None:
-    """Why a part of the sync cannot run now, or None."""
-    if part == "users":
-        blocked, on = users_blocked(current), document["users"]["enabled"]
-    elif part == "groups":
-        blocked, on = groups_blocked(current), document["groups"]["enabled"]
-    else:
-        blocked = None if current["state"] == "enabled" else f"the integration is {current['state']}"
-        on = document["contacts"]["personal"]["enabled"] or document["contacts"]["shared"]["enabled"]
-    return blocked or (None if on else f"{part[:-1]} sync is off in the settings")
 
 
 def _wind_down(action: str, delete_extensions: bool, delete_groups: bool = False) -> str | None:
     """Queue the deletion or release of synced objects; returns the run id, if any."""
     if not delete_extensions and not delete_groups and action != "disconnect":
         return None
-    run = new_run("all", trigger=action)
+    run = Run.new("all", trigger=action, action=action,
+                  options={"delete_extensions": delete_extensions, "delete_groups": delete_groups})
     _ext("state").save_run(run)
-    send(_ext("broker"), WIND_DOWN, run["id"], action, delete_extensions, delete_groups)
-    return str(run["id"])
+    send(_ext("broker"), WIND_DOWN, run.id, action, delete_extensions, delete_groups)
+    return run.id
 
 
 def _options(*names: str) -> dict[str, bool] | tuple[Response, int]:
@@ -259,9 +291,9 @@ def _options(*names: str) -> dict[str, bool] | tuple[Response, int]:
 @blueprint.post("/integration/enable")
 @admin_only
 def enable() -> tuple[Response, int]:
-    if flags(_ext("state"))["state"] == "disconnected":
+    if (_ext("state").flags() or {}).get("state") == "disconnected":
         return _error(409, "the integration is disconnected: PUT /api/connection to connect again")
-    current = set_flags(_ext("state"), state="enabled")
+    current = _ext("state").set_flags(state="enabled")
     send(_ext("broker"), MAINTAIN_SUBSCRIPTIONS)
     run_id = _queue_run("all", dry_run=False, allow_deletions=False, trigger="enable")
     return jsonify(flags=current, run_id=run_id), 200
@@ -311,10 +343,10 @@ def put_presence_preference(number: str) -> tuple[Response, int]:
 
 
 def _queue_run(scope: str, *, dry_run: bool, allow_deletions: bool, trigger: str) -> str:
-    run = new_run(scope, dry_run=dry_run, trigger=trigger)
+    run = Run.new(scope, dry_run=dry_run, trigger=trigger, allow_deletions=allow_deletions)
     _ext("state").save_run(run)
-    send(_ext("broker"), RUN_SYNC, run["id"], allow_deletions)
-    return str(run["id"])
+    send(_ext("broker"), RUN_SYNC, run.id, allow_deletions)
+    return run.id
 
 
 def _stop(action: str, option_names: tuple[str, ...], **flag_changes: Any) -> tuple[Response, int]:
@@ -322,7 +354,7 @@ def _stop(action: str, option_names: tuple[str, ...], **flag_changes: Any) -> tu
     options = _options(*option_names)
     if isinstance(options, tuple):
         return options
-    current = set_flags(_ext("state"), **flag_changes)
+    current = _ext("state").set_flags(**flag_changes)
     run_id = _wind_down(action, options.get("delete_extensions", False),
                         options.get("delete_groups", False))
     return jsonify(flags=current, run_id=run_id), 200
@@ -330,8 +362,8 @@ def _stop(action: str, option_names: tuple[str, ...], **flag_changes: Any) -> tu
 
 def _resume(part: str, **flag_changes: Any) -> tuple[Response, int]:
     """Clear a pause, and run that part at once unless something else still stops it."""
-    current = set_flags(_ext("state"), **flag_changes)
-    blocked = (users_blocked if part == "users" else groups_blocked)(current)
+    current = _ext("state").set_flags(**flag_changes)
+    blocked = _situation().why_not(part)
     run_id = None if blocked else _queue_run(part, dry_run=False, allow_deletions=False,
                                              trigger="resume")
     return jsonify(flags=current, run_id=run_id), 200

@@ -1,4 +1,5 @@
-"""`flask --app webhook sync`: run a sync from a shell, with a progress bar and a summary."""
+"""`flask --app webhook sync`: a sync from a shell, through the same engine, lock and rules as
+the workers, with the stored credentials, a progress bar and a summary."""
 
 from __future__ import annotations
 
@@ -6,17 +7,13 @@ import sys
 from typing import Any
 
 import click
-import redis
 from flask import Flask, current_app
 from tqdm import tqdm
 
-from core.clients import graph_client, pbx_client
-from core.config import Settings
-from core.engine.runs import COUNT_NAMES, new_run
-from core.errors import SyncError
-from core.groups.sync import sync_groups
-from core.store.redis import StateStore
-from core.users.sync import sync_users
+from core.engine.rules import refusal_of
+from core.engine.runs import COUNT_NAMES, Run
+from workers import jobs
+from workers.runtime import Runtime
 
 
 def register(app: Flask) -> None:
@@ -25,19 +22,22 @@ def register(app: Flask) -> None:
 
 @click.command("sync")
 @click.option("--dry-run", is_flag=True, help="Plan only: show what would change, change nothing.")
-@click.option("--scope", type=click.Choice(["all", "users", "groups"]), default="all",
-              show_default=True, help="What to sync; 'all' runs user sync, then group sync if "
-              "it is on in the settings.")
+@click.option("--scope", type=click.Choice(["all", "users", "groups", "contacts"]), default="all",
+              show_default=True, help="What to sync; 'all' runs every part that is on.")
 @click.option("--allow-deletions", is_flag=True,
               help="Apply deletions even past safety.max_deletions.")
-def sync(dry_run: bool, scope: str, allow_deletions: bool) -> None:
-    """Sync Entra ID users to PBX extensions, and groups to extension groups, now."""
-    settings: Settings = current_app.extensions["settings"]
-    try:
-        graph, pbx = graph_client(settings), pbx_client(settings)
-    except SyncError as exc:
-        raise click.ClickException(str(exc)) from None
-    state = StateStore(redis.Redis.from_url(settings.redis_url))
+@click.option("--wait", type=float, default=30.0, show_default=True,
+              help="Seconds to wait for a sync that is already running.")
+def sync(dry_run: bool, scope: str, allow_deletions: bool, wait: float) -> None:
+    """Sync Entra ID to the PBX now; exit 0 only when the run succeeded."""
+    rt = Runtime(current_app.extensions["settings"])
+    parts, refusals = jobs.situation(rt).runnable(scope)
+    if not parts:
+        refusal = refusal_of(refusals)
+        click.echo(f"Nothing to run ({refusal.reason}): {refusal.message}", err=True)
+        sys.exit(1)
+    run = Run.new(scope, trigger="cli", dry_run=dry_run, allow_deletions=allow_deletions)
+    rt.state.save_run(run)
     bar: dict[str, Any] = {}
 
     def progress(phase: str, done: int, total: int) -> None:
@@ -48,32 +48,25 @@ def sync(dry_run: bool, scope: str, allow_deletions: bool) -> None:
             bar["bar"] = tqdm(total=total, desc=phase, unit="op", file=sys.stderr)
         bar["bar"].update(done - bar["bar"].n)
 
-    document = state.settings()
-    records = []
     try:
-        if scope in ("all", "users"):
-            records.append(sync_users(graph=graph, pbx=pbx, state=state,
-                                      run=new_run("users", dry_run=dry_run),
-                                      allow_deletions=allow_deletions, progress=progress))
-        if scope == "groups" or (scope == "all" and document["groups"]["enabled"]):
-            records.append(sync_groups(graph=graph, pbx=pbx, state=state,
-                                       run=new_run("groups", dry_run=dry_run),
-                                       allow_deletions=allow_deletions))
+        run = jobs.sync(rt, run, progress=progress, wait=wait)
+    except jobs.Busy as exc:
+        run.start(jobs.now())
+        rt.state.save_run(run.finish(jobs.now(), "failed", str(exc)))
     finally:
         if "bar" in bar:
             bar["bar"].close()
-        pbx.token_source.close()
-    click.echo("\n\n".join(render(run) for run in records))
-    if any(run["state"] == "failed" for run in records):
-        sys.exit(1)
+        rt.close()
+    click.echo(render(run))
+    sys.exit(0 if run.state == "succeeded" else 1)
 
 
-def render(run: dict[str, Any]) -> str:
+def render(run: Run) -> str:
     """The run as a short report: summary, counts table, then each problem on its own line."""
-    lines = [run["summary"], "", f"{'run':<10} {run['id']}  ({run['state']})"]
-    lines += [f"{name:<10} {run['counts'].get(name, 0):>6}" for name in COUNT_NAMES]
-    for title, rows in (("Failures", run["failures"]), ("Skipped", run["skipped"]),
-                        ("Held deletions", run["held_deletions"])):
+    lines = [run.summary, "", f"{'run':<10} {run.id}  ({run.state})"]
+    lines += [f"{name:<10} {run.counts.get(name, 0):>6}" for name in COUNT_NAMES]
+    for title, rows in (("Failures", run.failures), ("Skipped", run.skipped),
+                        ("Held deletions", run.held_deletions)):
         if rows:
             lines += ["", f"{title}:"]
             lines += [f"  {r.get('name', '')}: {r.get('reason', '')}" for r in rows]

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from core.contacts.sync import shared_mailboxes
+from core.contacts.mailboxes import shared_mailboxes
 from core.errors import ConfigError, SyncError
 from core.graph.client import GraphClient
 from core.groups.plan import group_type

@@ -16,7 +16,6 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from core.errors import AuthError
-from core.integration import flags
 from core.presence.subscription import PresenceAuthorization, current, delegated_client, sign_in
 from core.presence.subscription import revoke as revoke_presence
 from webhook.api import admin_only
@@ -51,7 +50,7 @@ def begin() -> tuple[Response, int]:
     """Start the flow: send the browser to `auth_uri`; it returns to /sso/callback."""
     state = current_app.extensions["state"]
     credentials = _credentials()
-    if credentials is None or flags(state)["state"] != "enabled":
+    if credentials is None or (state.flags() or {}).get("state") != "enabled":
         return jsonify(error="connect the tenant (and enable the integration) first"), 409
     try:
         flow = sign_in(current_app.extensions["settings"], credentials).begin(redirect_uri())

@@ -17,9 +17,8 @@ from flask import session as cookie
 
 from core.connection import ConnectionStore, sign_in_for
 from core.errors import AuthError, SyncError
-from core.integration import flags
 from core.presence.plan import AVAILABILITY, PBX_PRESENCE, effective, map_errors
-from core.store.redis import StateStore
+from core.store.redis import DEFAULT_FLAGS, StateStore
 
 blueprint = Blueprint("sso", __name__)
 FLOW_TTL = 600
@@ -53,7 +52,7 @@ def _state() -> StateStore:
 
 def _closed() -> str | None:
     """Why sign-in is closed now (S2), or None."""
-    current = flags(_state())
+    current = _state().flags() or DEFAULT_FLAGS
     if current["state"] != "enabled":
         return f"Sign-in is unavailable: the integration is {current['state']}."
     if not _state().settings()["sso"]["enabled"]:

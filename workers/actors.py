@@ -13,7 +13,6 @@ import logging
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -21,27 +20,14 @@ from redis.exceptions import LockError
 
 from core import logs
 from core.config import DEFAULT_REDIS_URL
-from core.contacts.sync import mailboxes_in_range, sync_contacts
-from core.engine.runs import new_run
+from core.contacts.mailboxes import mailboxes_in_range
+from core.engine.runs import Run
 from core.errors import GraphError, SyncError
-from core.graph.client import GraphClient
-from core.groups.apply import apply_groups
-from core.groups.sync import sync_groups
-from core.integration import (
-    flags,
-    groups_blocked,
-    set_flags,
-    users_blocked,
-    wind_down,
-    wind_down_groups,
-)
 from core.presence.subscription import certificate, covered_users, current, keep
-from core.presence.subscription import revoke as revoke_presence
 from core.presence.sync import sync_presence
-from core.subscriptions import delete_all, kind_of, maintain, renew
-from core.users.apply import apply
-from core.users.sync import sync_users
+from core.subscriptions import kind_of, maintain, renew
 from workers import broker as names
+from workers import jobs
 from workers.runtime import Runtime, runtime
 
 logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
@@ -58,67 +44,13 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _user_sync(rt: Runtime, run: dict[str, Any], *, incremental: bool,
-               allow_deletions: bool = False) -> dict[str, Any]:
-    return _logged_run(rt, run, "User", lambda graph: sync_users(
-        graph=graph, pbx=rt.pbx(), state=rt.state, run=run, incremental=incremental,
-        allow_deletions=allow_deletions))
+def _on(rt: Runtime, part: str) -> bool:
+    return jobs.situation(rt).why_not(part) is None
 
 
-def _group_sync(rt: Runtime, run: dict[str, Any], *,
-                allow_deletions: bool = False) -> dict[str, Any]:
-    return _logged_run(rt, run, "Group", lambda graph: sync_groups(
-        graph=graph, pbx=rt.pbx(), state=rt.state, run=run, allow_deletions=allow_deletions))
-
-
-def _contact_sync(rt: Runtime, run: dict[str, Any]) -> dict[str, Any]:
-    return _logged_run(rt, run, "Contact", lambda graph: sync_contacts(
-        graph=graph, pbx=rt.pbx(), state=rt.state, run=run))
-
-
-def _contacts_on(rt: Runtime) -> bool:
-    rules = rt.state.settings()["contacts"]
-    enabled = rules["personal"]["enabled"] or rules["shared"]["enabled"]
-    return bool(enabled) and flags(rt.state)["state"] == "enabled"
-
-
-def _logged_run(rt: Runtime, run: dict[str, Any], title: str,
-                work: Callable[[GraphClient], dict[str, Any]]) -> dict[str, Any]:
-    """Run `work` with a Graph client, its log lines carrying the run id; not connected → failed.
-
-    The caller holds the sync lock, so no other run can be `running`: any that says so was
-    interrupted by a worker that stopped.
-    """
-    for stale in rt.state.mark_interrupted(_now().isoformat()):
-        log.warning(f"run {stale} was interrupted by a stopped worker")
-    token = logs.run_id.set(run["id"])
-    try:
-        try:
-            graph = rt.graph()
-        except SyncError as exc:
-            run |= {"state": "failed", "error": str(exc), "summary": f"{title} sync failed: {exc}",
-                    "finished_at": _now().isoformat()}
-            rt.state.save_run(run)
-            return run
-        record = work(graph)
-        log.info(record["summary"], extra={"status": record["state"]})
-        return record
-    finally:
-        logs.run_id.reset(token)
-
-
-def _groups_on(rt: Runtime) -> bool:
-    return bool(rt.state.settings()["groups"]["enabled"]) and not groups_blocked(flags(rt.state))
-
-
-def _users_on(rt: Runtime) -> bool:
-    return bool(rt.state.settings()["users"]["enabled"]) and not users_blocked(flags(rt.state))
-
-
-def _retry_for(record: dict[str, Any]) -> dramatiq.Retry:
-    delay = record.get("retry_after") or 30
-    return dramatiq.Retry(f"{record.get('scope')} sync failed: {record.get('error')}",
-                          delay=int(delay * 1000))
+def _retry_for(run: Run) -> dramatiq.Retry:
+    delay = run.retry_after or 30
+    return dramatiq.Retry(f"{run.scope} sync failed: {run.error}", delay=int(delay * 1000))
 
 
 @dramatiq.actor(actor_name=names.NOTE_CHANGES, queue_name=names.QUEUE)
@@ -147,77 +79,44 @@ def note_changes(items: list[dict[str, Any]]) -> None:
                 max_retries=SYNC_RETRIES)
 def sync_changes(kind: str) -> None:
     """An incremental sync for the pending changes of `kind`; changes that arrive meanwhile wait."""
-    rt = runtime()
-    with rt.sync_lock() as held:
-        if not held:
-            raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS)
-        run = new_run("users", trigger=f"changes:{kind}")
-        if not rt.debouncer.take(kind, run["id"]):
-            return  # an earlier run took them
-        records = []
-        try:
-            if kind == "contacts":
-                if _contacts_on(rt):
-                    records.append(_contact_sync(rt, new_run("contacts",
-                                                             trigger="changes:contacts")))
-            else:
-                if _users_on(rt):
-                    records.append(_user_sync(rt, run, incremental=True))
-                if _groups_on(rt):  # a user change can change a group's members too
-                    group_run = new_run("groups", trigger=f"changes:{kind}")
-                    records.append(_group_sync(rt, group_run))
-        except BaseException:
-            rt.debouncer.give_back(kind, run["id"])
-            raise
-        failed = next((r for r in records if r["state"] == "failed"), None)
-        if failed is not None:
-            rt.debouncer.give_back(kind, run["id"])
-            raise _retry_for(failed)
-        rt.debouncer.done(kind, run["id"])
+    try:
+        run = jobs.sync_changes(runtime(), kind)
+    except jobs.Busy:
+        raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS) from None
+    if run is not None and run.state == "failed":
+        raise _retry_for(run)
 
 
 @dramatiq.actor(actor_name=names.RUN_SYNC, queue_name=names.QUEUE, time_limit=LONG,
                 max_retries=SYNC_RETRIES)
 def run_sync(run_id: str, allow_deletions: bool = False) -> None:
-    """A full sync for a run record made by the API (M3, U10) or the clock (M1)."""
+    """A full sync for a run record made by the API (M3, U10) or the clock (M1); a redelivered
+    message whose worker died mid-run resumes it."""
     rt = runtime()
-    run = rt.state.run(run_id)
-    if run is None or run["state"] != "queued":
+    run = rt.state.load_run(run_id)
+    if run is None or (run.finished and not run.interrupted):
         return  # already done: a redelivered message
-    with rt.sync_lock() as held:
-        if not held:
-            raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS)
-        on = {"users": _users_on(rt), "groups": _groups_on(rt), "contacts": _contacts_on(rt)}
-        parts = [p for p in ("users", "groups", "contacts")
-                 if run["scope"] in (p, "all") and on[p]]
-        if not parts:
-            run |= {"state": "failed", "error": "every part asked for is off or paused",
-                    "summary": "Nothing ran: every part asked for is off or paused.",
-                    "finished_at": _now().isoformat()}
-            rt.state.save_run(run)
-            return
-        for index, part in enumerate(parts):  # users first: groups need their extensions
-            record = run | {"scope": part} if index == 0 else new_run(
-                part, trigger=run.get("trigger", "manual"), dry_run=run["dry_run"])
-            if part == "users":
-                _user_sync(rt, record, incremental=False, allow_deletions=allow_deletions)
-            elif part == "groups":
-                _group_sync(rt, record, allow_deletions=allow_deletions)
-            else:
-                _contact_sync(rt, record)
+    run.allow_deletions = run.allow_deletions or allow_deletions
+    try:
+        jobs.sync(rt, run)
+    except jobs.Busy:
+        raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS) from None
 
 
 @dramatiq.actor(actor_name=names.RECONCILE, queue_name=names.QUEUE, time_limit=LONG)
 def reconcile(trigger: str = "schedule") -> None:
     """The full reconciliation of the schedule (M1) or after missed notifications."""
     rt = runtime()
-    if flags(rt.state)["state"] != "enabled":
+    now_situation = jobs.situation(rt)
+    if now_situation.why_not("users") and now_situation.why_not("groups") \
+            and now_situation.why_not("contacts"):
+        if now_situation.lost:
+            log.warning("the stored settings are missing: nothing runs until they are saved")
         return
     maintain_subscriptions.send()
-    if _users_on(rt) or _groups_on(rt) or _contacts_on(rt):
-        run = new_run("all", trigger=trigger)
-        rt.state.save_run(run)
-        run_sync.send(run["id"])
+    run = Run.new("all", trigger=trigger)
+    rt.state.save_run(run)
+    run_sync.send(run.id)
 
 
 @dramatiq.actor(actor_name=names.MAINTAIN_SUBSCRIPTIONS, queue_name=names.QUEUE)
@@ -228,7 +127,8 @@ def maintain_subscriptions() -> None:
     if urls is None:
         log.warning("PUBLIC_BASE_URL is not set: no change notifications can reach this app")
         return
-    if rt.connection.credentials(rt.settings) is None or flags(rt.state)["state"] != "enabled":
+    flags = rt.state.flags()
+    if rt.connection.credentials(rt.settings) is None or (flags or {}).get("state") != "enabled":
         log.info("not connected, or disabled: no subscriptions to keep")
         return
     lock = rt.redis.lock("eps:lock:subscriptions", timeout=600, blocking=True,
@@ -238,7 +138,7 @@ def maintain_subscriptions() -> None:
     try:  # one upkeep at a time, or two could create the same subscription
         graph = rt.graph()
         mailboxes = ([mailbox for _, _, mailbox in mailboxes_in_range(
-            graph, rt.state, rt.state.settings()["contacts"])] if _contacts_on(rt) else [])
+            graph, rt.state, rt.state.settings()["contacts"])] if _on(rt, "contacts") else [])
         subs = maintain(graph, rt.subscriptions, notification_url=urls[0],
                         lifecycle_url=urls[1], now=_now(), contact_mailboxes=mailboxes)
     finally:
@@ -283,53 +183,23 @@ def handle_lifecycle(items: list[dict[str, Any]]) -> None:
 @dramatiq.actor(actor_name=names.WIND_DOWN, queue_name=names.QUEUE, time_limit=LONG)
 def wind_down_integration(run_id: str, action: str, delete_extensions: bool,
                           delete_groups: bool = False) -> None:
-    """Carry out disable, disconnect or pause: the flag is already set by the API."""
+    """Carry out disable, disconnect or pause: the flag is already set by the API. A
+    redelivered message whose worker died mid-way resumes it."""
     rt = runtime()
-    run = rt.state.run(run_id)
-    if run is None or run["state"] != "queued":
+    run = rt.state.load_run(run_id)
+    if run is None or (run.finished and not run.interrupted):
         return
-    with rt.sync_lock() as held:
-        if not held:
-            raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS)
-        run |= {"state": "running", "started_at": _now().isoformat()}
-        rt.state.save_run(run)
-        errors = []
-        if action == "disconnect":
-            try:
-                delete_all(rt.graph(), rt.subscriptions)
-            except SyncError as exc:
-                errors.append(f"subscriptions could not be deleted at Graph: {exc}")
-            revoke_presence(rt.delegated_graph(), rt.subscriptions, rt.presence_authorization)
-        ops = wind_down(rt.state.user_links(), delete=delete_extensions or False,
-                        reason=f"integration {action}") if (
-            delete_extensions or action == "disconnect") else ()
-        group_ops = wind_down_groups(rt.state.group_links(), delete=delete_groups,
-                                     reason=f"integration {action}") if (
-            delete_groups or action == "disconnect") else ()
-        group_outcome = apply_groups(group_ops, rt.pbx(), rt.state)
-        outcome = apply(ops, rt.pbx(), rt.state, now=_now().isoformat())
-        outcome.counts.update(group_outcome.counts)
-        outcome.failures += group_outcome.failures
-        if action == "disconnect":  # what is not deleted is released: contacts too
-            for key in rt.state.contact_links():
-                rt.state.drop_contact_link(key)
-            for key in rt.state.book_links():
-                rt.state.drop_book_link(key)
-            rt.connection.forget()
-            set_flags(rt.state, state="disconnected")
-        run["counts"] |= {k: outcome.counts.get(k, 0) for k in run["counts"]}
-        run |= {"failures": outcome.failures, "finished_at": _now().isoformat(),
-                "state": "failed" if errors or outcome.failures else "succeeded",
-                "error": "; ".join(errors) or None, "synced": len(rt.state.user_links())}
-        run["summary"] = (f"Integration {action}: {outcome.counts.get('deleted', 0)} extensions "
-                          f"and extension groups deleted, {outcome.counts.get('released', 0)} "
-                          "released"
-                          + (f"; {run['error']}" if run["error"] else "") + ".")
-        rt.state.save_run(run)
+    run.action = run.action or action
+    run.options = run.options or {"delete_extensions": delete_extensions,
+                                  "delete_groups": delete_groups}
+    try:
+        jobs.wind_down(rt, run)
+    except jobs.Busy:
+        raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS) from None
 
 
 def _presence_on(rt: Runtime) -> bool:
-    return bool(rt.state.settings()["presence"]["enabled"]) and flags(rt.state)["state"] == "enabled"
+    return _on(rt, "presence")
 
 
 def _keep_presence_subscription(rt: Runtime, *, renew: bool) -> tuple[list[str], bool]:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 import redis
-from redis.exceptions import LockError
 
 from core.clients import pbx_client
 from core.config import Settings
@@ -23,14 +20,13 @@ from core.secret_box import SecretBox
 from core.store.redis import StateStore
 from core.subscriptions import SubscriptionStore
 
-LOCK_NAME = "eps:lock:sync"
-LOCK_TTL = 30.0  # a killed worker's lock is free again after this long
-
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.redis = redis.Redis.from_url(settings.redis_url)
+        # timeouts well below the sync lock's 30 s lease, so a hung Redis is noticed in time
+        self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                          socket_connect_timeout=2)
         self.state = StateStore(self.redis)
         self.box = SecretBox(settings.secret_key)
         self.connection = ConnectionStore(self.state, self.box)
@@ -41,6 +37,7 @@ class Runtime:
         self._pbx: PbxClient | None = None
         self._clients_lock = threading.Lock()
         self._graph: tuple[Credentials, GraphClient] | None = None
+        self._broker: Any = None
 
     def graph(self) -> GraphClient:
         """A client for the stored credentials; a new secret gets a new client at once."""
@@ -76,36 +73,20 @@ class Runtime:
             return None
         return f"{base.rstrip('/')}/graph/notifications", f"{base.rstrip('/')}/graph/lifecycle"
 
-    @contextmanager
-    def sync_lock(self, wait: float = 30.0) -> Iterator[bool]:
-        """Hold the one lock every sync takes, so runs never overlap; yields False if busy.
+    def close(self) -> None:
+        """Give back the PBX token and the connections (a short-lived process, the CLI)."""
+        if self._pbx is not None:
+            self._pbx.token_source.close()
+        self.redis.close()
 
-        The lock expires after LOCK_TTL unless renewed, and a heartbeat renews it while the
-        run goes on: a worker killed mid-run frees it within LOCK_TTL.
-        """
-        lock = self.redis.lock(LOCK_NAME, timeout=LOCK_TTL, blocking=True,
-                               blocking_timeout=wait, thread_local=False)
-        if not lock.acquire():
-            yield False
-            return
-        stop = threading.Event()
+    def ask_for_changes_run(self, kind: str) -> None:
+        """Queue an incremental sync for the pending changes of `kind`."""
+        from workers.broker import SYNC_CHANGES, make_broker, send
 
-        def heartbeat() -> None:
-            while not stop.wait(LOCK_TTL / 3):
-                try:
-                    lock.extend(LOCK_TTL, replace_ttl=True)
-                except (LockError, redis.RedisError):
-                    return
-
-        beat = threading.Thread(target=heartbeat, name="sync-lock-heartbeat", daemon=True)
-        beat.start()
-        try:
-            yield True
-        finally:
-            stop.set()
-            beat.join(timeout=5)
-            with contextlib.suppress(LockError):  # expired meanwhile: nothing to release
-                lock.release()
+        with self._clients_lock:
+            if self._broker is None:
+                self._broker = make_broker(self.settings.redis_url)
+        send(self._broker, SYNC_CHANGES, kind)
 
 
 _runtime: Runtime | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from core.contacts.records import (
@@ -39,7 +39,8 @@ class ContactBook(Protocol):
     def drop_contact_link(self, key: str) -> None: ...
 
 
-def apply_contacts(ops: Iterable[ContactOperation], pbx: PbxClient, book: ContactBook) -> Outcome:
+def apply_contacts(ops: Iterable[ContactOperation], pbx: PbxClient, book: ContactBook, *,
+                   before: Callable[[ContactOperation], None] | None = None) -> Outcome:
     """Carry out phonebook and company-contact operations, deletions first.
 
     A contact still in a phonebook cannot be deleted (70091), so it leaves its phonebooks first.
@@ -47,6 +48,8 @@ def apply_contacts(ops: Iterable[ContactOperation], pbx: PbxClient, book: Contac
     outcome = Outcome()
     full = False
     for op in sorted(ops, key=lambda o: _CONTACT_ORDER[type(o)]):
+        if before:
+            before(op)  # may raise LockLost: the run stops before this write
         try:
             _one_contact(op, pbx, book, outcome)
         except PbxLimitError:

@@ -1,72 +1,163 @@
-"""Run records: what every sync run writes down, and the sentence an administrator reads first."""
+"""Run records: what every run writes down, and the sentence an administrator reads first.
+
+A run covers one or more parts (users, groups, contacts). Each part ends in a `PartResult`;
+the run's own counts, failures, skips and held deletions are those of its parts added up,
+and its state is the worst of theirs.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from core.engine.outcome import Outcome
-from core.store.redis import StateStore
-
+STATES = ("queued", "running", "succeeded", "partial", "failed", "blocked")
+FINISHED = ("succeeded", "partial", "failed", "blocked")
 COUNT_NAMES = ("created", "updated", "deleted", "released", "linked", "skipped", "failed")
-_NOUNS = {"groups": ("Group", "groups", "PBX extension groups"),
+_WORST = ("blocked", "failed", "partial", "succeeded")  # the first one any part has wins
+_NOUNS = {"users": ("User", "users", "PBX extensions"),
+          "groups": ("Group", "groups", "PBX extension groups"),
           "contacts": ("Contact", "contacts", "PBX phonebooks")}
-_DEFAULT_NOUNS = ("User", "users", "PBX extensions")
 
 
-def new_run(scope: str, *, dry_run: bool = False, trigger: str = "manual",
-            now: dt.datetime | None = None) -> dict[str, Any]:
-    """A fresh run record, `queued`."""
-    when = now or dt.datetime.now(dt.UTC)
-    return {"id": f"{when:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}", "scope": scope,
-            "trigger": trigger, "state": "queued", "dry_run": dry_run,
-            "created_at": when.isoformat(), "started_at": None, "finished_at": None,
-            "counts": dict.fromkeys(COUNT_NAMES, 0), "failures": [], "skipped": [],
-            "held_deletions": [], "summary": "", "error": None}
+def zero_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNT_NAMES, 0)
 
 
-def planned_counts(ops: Iterable[Any], kinds: Mapping[type, str]) -> dict[str, int]:
-    """What a dry run would do, in the counts of a run record; `kinds` names each operation."""
-    counts = Counter(kinds[type(op)] for op in ops if type(op) in kinds)
+@dataclass
+class PartResult:
+    """How one part of a run ended."""
+
+    part: str
+    state: str = "succeeded"
+    counts: dict[str, int] = field(default_factory=zero_counts)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    held_deletions: list[dict[str, Any]] = field(default_factory=list)
+    synced: int = 0
+    mode: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    summary: str = ""
+
+    def close(self, dry_run: bool) -> PartResult:
+        self.summary = part_summary(self, dry_run)
+        return self
+
+
+@dataclass
+class Run:
+    """One run: queued by the API, the clock, a notification or the CLI; kept in Redis."""
+
+    id: str
+    scope: str
+    trigger: str = "manual"
+    state: str = "queued"
+    dry_run: bool = False
+    allow_deletions: bool = False
+    action: str | None = None  # disable | disconnect | pause, for a wind-down
+    options: dict[str, bool] = field(default_factory=dict)
+    created_at: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    counts: dict[str, int] = field(default_factory=zero_counts)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    held_deletions: list[dict[str, Any]] = field(default_factory=list)
+    parts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    synced: int = 0
+    mode: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    interrupted: bool = False
+    progress: dict[str, Any] | None = None
+    summary: str = ""
+
+    @classmethod
+    def new(cls, scope: str, *, trigger: str = "manual", dry_run: bool = False,
+            allow_deletions: bool = False, now: dt.datetime | None = None, **extra: Any) -> Run:
+        """A fresh run, `queued`."""
+        when = now or dt.datetime.now(dt.UTC)
+        return cls(id=f"{when:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}", scope=scope,
+                   trigger=trigger, dry_run=dry_run, allow_deletions=allow_deletions,
+                   created_at=when.isoformat(), **extra)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Run:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED
+
+    def start(self, now: dt.datetime) -> None:
+        self.state, self.started_at, self.interrupted = "running", now.isoformat(), False
+        self.parts, self.counts, self.error = {}, zero_counts(), None
+        self.failures, self.skipped, self.held_deletions = [], [], []
+
+    def add(self, result: PartResult) -> None:
+        """Take in one part's result: the run's totals are the sums of its parts."""
+        self.parts[result.part] = dataclasses.asdict(result)
+        totals = Counter[str]()
+        for part in self.parts.values():
+            totals.update(part["counts"])
+        self.counts = zero_counts() | dict(totals)
+        self.failures += [f | {"part": result.part} for f in result.failures]
+        self.skipped += [s | {"part": result.part} for s in result.skipped]
+        self.held_deletions += [h | {"part": result.part} for h in result.held_deletions]
+        self.synced += result.synced
+        self.mode = self.mode or result.mode
+        self.retry_after = max(filter(None, (self.retry_after, result.retry_after)), default=None)
+        if result.error:
+            self.error = f"{self.error}; {result.error}" if self.error else result.error
+
+    def finish(self, now: dt.datetime, state: str | None = None,
+               error: str | None = None) -> Run:
+        """Close the run: its state is the worst of its parts' unless given."""
+        states = [p["state"] for p in self.parts.values()]
+        self.state = state or next((s for s in _WORST if s in states), "succeeded")
+        self.error = error or self.error
+        self.finished_at, self.progress = now.isoformat(), None
+        if len(self.parts) == 1 and not error:
+            self.summary = next(iter(self.parts.values()))["summary"]
+        elif self.parts and not error:
+            self.summary = " ".join(p["summary"] for p in self.parts.values())
+        else:
+            self.summary = f"Nothing was synced: {self.error}."
+        return self
+
+
+def planned_counts(kinds: Iterable[str | None]) -> dict[str, int]:
+    """What a dry run would do, in the counts of a run record."""
+    counts = Counter(kind for kind in kinds if kind)
     return {name: counts.get(name, 0) for name in COUNT_NAMES}
 
 
-def start(state: StateStore, run: dict[str, Any], now: Callable[[], dt.datetime]) -> None:
-    run |= {"state": "running", "started_at": now().isoformat()}
-    state.save_run(run)
-
-
-def record(run: dict[str, Any], outcome: Outcome) -> None:
-    """Counts, failures and skips of an applied run."""
-    run["counts"] |= {name: outcome.counts.get(name, 0) for name in COUNT_NAMES}
-    if outcome.counts.get("welcome_emails"):
-        run["counts"]["welcome_emails"] = outcome.counts["welcome_emails"]
-    run["failures"], run["skipped"] = outcome.failures, outcome.skipped
-
-
-def finish(state: StateStore, run: dict[str, Any], now: Callable[[], dt.datetime], status: str,
-           *, error: str | None = None) -> dict[str, Any]:
-    run |= {"state": status, "finished_at": now().isoformat(), "error": error}
-    run["summary"] = summary(run)
-    state.save_run(run)
-    return run
-
-
-def summary(run: Mapping[str, Any]) -> str:
+def part_summary(result: PartResult, dry_run: bool) -> str:
     """The sentence an administrator reads first (U9)."""
-    title, things, targets = _NOUNS.get(str(run.get("scope")), _DEFAULT_NOUNS)
-    counts = run["counts"]
+    title, things, targets = _NOUNS.get(result.part, (result.part.title(), "objects", "the PBX"))
+    counts = result.counts
     tally = ", ".join(f"{counts.get(n, 0)} {n}" for n in COUNT_NAMES)
-    if run["state"] == "failed":
-        return f"{title} sync failed: {run['error']}"
-    if run["dry_run"]:
+    if result.state == "failed":
+        return f"{title} sync failed: {result.error}"
+    if dry_run:
         return f"Dry run, nothing was changed. Planned: {tally}."
-    sentence = f"Successfully synced {run.get('synced', 0)} {things} to {targets} ({tally})."
-    if run["state"] == "blocked":
-        held = len(run["held_deletions"])
+    failed = counts.get("failed", 0)
+    if failed:
+        sentence = (f"Synced {result.synced} {things} to {targets} with {failed} "
+                    f"failure{'s' if failed != 1 else ''} ({tally}).")
+    else:
+        sentence = f"Successfully synced {result.synced} {things} to {targets} ({tally})."
+    if result.state == "blocked":
+        held = len(result.held_deletions)
         sentence += (f" {held} deletions were held back: more than the limit of deletions per "
                      "run. Nothing was deleted; start a run with allow_deletions to apply them.")
     return sentence

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from core.engine.outcome import Outcome
@@ -31,10 +31,13 @@ class LinkBook(Protocol):
 _GROUP_ORDER = {ReleaseGroup: 0, DeleteGroup: 1, UpdateGroup: 2, CreateGroup: 3, SkipGroup: 4}
 
 
-def apply_groups(ops: Iterable[GroupOperation], pbx: PbxClient, book: LinkBook) -> Outcome:
+def apply_groups(ops: Iterable[GroupOperation], pbx: PbxClient, book: LinkBook, *,
+                 before: Callable[[GroupOperation], None] | None = None) -> Outcome:
     """Carry out extension-group operations; one group's failure does not stop the others."""
     outcome = Outcome()
     for op in sorted(ops, key=lambda o: _GROUP_ORDER[type(o)]):
+        if before:
+            before(op)  # may raise LockLost: the run stops before this write
         try:
             _one_group(op, pbx, book, outcome)
         except PbxLimitError:

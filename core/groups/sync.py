@@ -1,4 +1,4 @@
-"""A group sync run (G1-G5): fetch → plan → check → apply → record.
+"""Group sync (G1-G5) as a part of the engine: groups → extension groups.
 
 Groups are few next to users, so every run reads them whole: the groups, the users of each
 group in range (through nested groups), and the PBX's extension groups and extensions.
@@ -6,22 +6,31 @@ group in range (through nested groups), and the PBX's extension groups and exten
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from core.engine import runs
-from core.errors import SyncError
+from core.engine.engine import Context
+from core.engine.outcome import Outcome
 from core.graph.client import GraphClient
 from core.graph.records import EntraGroup
 from core.groups.apply import apply_groups
 from core.groups.plan import desired_groups, in_range, plan_groups
-from core.groups.records import CreateGroup, DeleteGroup, ReleaseGroup, SkipGroup, UpdateGroup
-from core.pbx.client import PbxClient
-from core.store.redis import StateStore
+from core.groups.records import (
+    CreateGroup,
+    DeleteGroup,
+    GroupLink,
+    GroupOperation,
+    ReleaseGroup,
+    SkipGroup,
+    UpdateGroup,
+    WantedGroup,
+)
+from core.pbx.records import ExtensionGroup
 
-_PLANNED = {CreateGroup: "created", UpdateGroup: "updated", DeleteGroup: "deleted",
-            ReleaseGroup: "released", SkipGroup: "skipped"}
+KINDS = {CreateGroup: "created", UpdateGroup: "updated", DeleteGroup: "deleted",
+         ReleaseGroup: "released", SkipGroup: "skipped"}
+DELETIONS = {DeleteGroup: "extension_group"}
 
 
 def read_groups(graph: GraphClient,
@@ -33,37 +42,58 @@ def read_groups(graph: GraphClient,
     return groups, members
 
 
-def sync_groups(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: dict[str, Any],
-                allow_deletions: bool = False,
-                now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> dict[str, Any]:
-    """Run one group sync and return its record (also saved in `state`)."""
-    settings = state.settings()
-    rules, safety = settings["groups"], settings["safety"]
-    runs.start(state, run, now)
-    try:
-        groups, members = read_groups(graph, rules)
-        pbx_groups = {g.id: g for g in pbx.extension_groups()}
-        ext_ids = frozenset(e.id for e in pbx.extensions())
-    except SyncError as exc:
-        run["retry_after"] = getattr(exc, "retry_after", None)
-        return runs.finish(state, run, now, "failed",
-                           error=f"a read failed, nothing was changed: {exc}")
-    wanted = desired_groups(groups, members, rules)
-    ops = plan_groups(wanted, pbx_groups, state.group_links(), state.user_links(),
-                      existing_ext_ids=ext_ids, auto_delete=bool(rules["auto_delete_out_of_range"]))
-    deletes = [op for op in ops if isinstance(op, DeleteGroup)]
-    held: list[DeleteGroup] = []
-    if len(deletes) > int(safety["max_deletions"]) and not allow_deletions:
-        held = deletes
-        ops = tuple(op for op in ops if not isinstance(op, DeleteGroup))
-    run["held_deletions"] = [{"group_id": d.group_id, "name": d.name, "reason": d.reason}
-                             for d in held]
-    if run["dry_run"]:
-        run["counts"] |= runs.planned_counts(ops, _PLANNED)
-        run["skipped"] = [{"group_id": o.group_id, "name": o.name, "reason": o.reason}
-                          for o in ops if isinstance(o, SkipGroup)]
-        return runs.finish(state, run, now, "succeeded")
-    runs.record(run, apply_groups(ops, pbx, state))
-    synced = state.group_links()
-    run["synced"] = sum(1 for w in wanted if w.group_id in synced)
-    return runs.finish(state, run, now, "blocked" if held else "succeeded")
+@dataclass(frozen=True)
+class Snapshot:
+    wanted: tuple[WantedGroup, ...]
+    pbx_groups: Mapping[int, ExtensionGroup]
+    ext_ids: frozenset[int]
+
+
+class GroupSync:
+    """Groups → extension groups; members are the extensions of the group's synced users."""
+
+    name, kinds, deletions = "groups", KINDS, DELETIONS
+
+    def read(self, ctx: Context) -> Snapshot:
+        rules = ctx.document["groups"]
+        groups, members = read_groups(ctx.graph, rules)
+        pbx_groups = {g.id: g for g in ctx.pbx.extension_groups()}
+        ext_ids = frozenset(e.id for e in ctx.pbx.extensions())
+        return Snapshot(desired_groups(groups, members, rules), pbx_groups, ext_ids)
+
+    def plan(self, snapshot: Snapshot, ctx: Context) -> tuple[GroupOperation, ...]:
+        rules = ctx.document["groups"]
+        return plan_groups(snapshot.wanted, snapshot.pbx_groups, ctx.store.group_links(),
+                           ctx.store.user_links(), existing_ext_ids=snapshot.ext_ids,
+                           auto_delete=bool(rules["auto_delete_out_of_range"]))
+
+    def apply(self, ops: Sequence[GroupOperation], ctx: Context) -> Outcome:
+        return apply_groups(ops, ctx.pbx, ctx.store, before=lambda _op: ctx.fence())
+
+    def finish(self, snapshot: Snapshot, outcome: Outcome, held: bool, ctx: Context) -> int:
+        synced = ctx.store.group_links()
+        return sum(1 for w in snapshot.wanted if w.group_id in synced)
+
+
+def wind_down_groups(links: Mapping[str, GroupLink], *, delete: bool,
+                     reason: str) -> tuple[GroupOperation, ...]:
+    """Delete every synced extension group, or release them all."""
+    kind = DeleteGroup if delete else ReleaseGroup
+    return tuple(kind(gid, link.name, link.pbx_group_id, reason)
+                 for gid, link in sorted(links.items()))
+
+
+class GroupWindDown(GroupSync):
+    """Disable, disconnect or pause: delete the synced extension groups, or release them."""
+
+    def __init__(self, *, delete: bool, reason: str) -> None:
+        self.delete, self.reason = delete, reason
+
+    def read(self, ctx: Context) -> Snapshot:
+        return Snapshot((), {}, frozenset())
+
+    def plan(self, snapshot: Snapshot, ctx: Context) -> tuple[GroupOperation, ...]:
+        return wind_down_groups(ctx.store.group_links(), delete=self.delete, reason=self.reason)
+
+    def finish(self, snapshot: Snapshot, outcome: Outcome, held: bool, ctx: Context) -> int:
+        return len(ctx.store.group_links())

@@ -1,12 +1,8 @@
-"""The state store in Redis: links, pending creates, released objects, delta links, settings
-and run history. The only module of `core/` that talks to Redis.
+"""The state store in Redis: links, pending creates, released objects, delta links, settings,
+the integration's switches and run history. Key names are in `core/store/keys.py`.
 
-Keys live under one namespace (default `eps`):
-`links:users` (hash user id → link), `links:groups` (hash group id → extension group),
-`links:phonebooks` and `links:contacts` (synced phonebooks and company contacts),
-`pending:users` (hash user id → number being created),
-`released:users` (hash user id → what was released and why), `delta:<name>`, `settings`,
-`runs` (list of the newest run ids, capped) and `run:<id>` (a run record, expiring).
+Lost state is told apart from state never written: `settings()` and `flags()` answer None
+when nothing is stored, and callers treat that as "not configured", never as the defaults.
 """
 
 from __future__ import annotations
@@ -17,147 +13,206 @@ from typing import Any
 import redis
 
 from core.contacts.records import BookLink, ContactLink
+from core.engine.runs import Run
 from core.groups.records import GroupLink
+from core.store.keys import Keys
 from core.sync_settings import defaults, validate_document
 from core.users.records import Link
 
 RUNS_KEPT = 200
 RUN_TTL_SECONDS = 90 * 24 * 3600
+PARTS = ("users", "groups", "contacts", "presence")
+DEFAULT_FLAGS: dict[str, Any] = {"state": "enabled", "users_paused": False, "groups_paused": False}
 
 
 class StateStore:
     def __init__(self, client: redis.Redis, namespace: str = "eps") -> None:
         self.redis = client
         self.ns = namespace
+        self.keys = Keys(namespace)
 
     def key(self, *parts: str) -> str:
         return ":".join((self.ns, *parts))
 
     # links -------------------------------------------------------------------------------
+    def _links(self, kind: str, record: type) -> dict[str, Any]:
+        raw = self.redis.hgetall(self.keys.links(kind))
+        return {_text(k): record(**json.loads(v)) for k, v in raw.items()}
+
     def user_links(self) -> dict[str, Link]:
-        raw = self.redis.hgetall(self.key("links", "users"))
-        return {_text(uid): Link(**json.loads(value)) for uid, value in raw.items()}
+        return self._links("users", Link)
 
     def put_link(self, link: Link) -> None:
-        self.redis.hset(self.key("links", "users"), link.user_id, json.dumps(link.__dict__))
-        self.redis.hdel(self.key("released", "users"), link.user_id)
+        self.redis.hset(self.keys.links("users"), link.user_id, json.dumps(link.__dict__))
+        self.redis.hdel(self.keys.released_users(), link.user_id)
 
     def drop_link(self, user_id: str) -> None:
-        self.redis.hdel(self.key("links", "users"), user_id)
+        self.redis.hdel(self.keys.links("users"), user_id)
 
     def pending_creates(self) -> dict[str, str]:
-        raw = self.redis.hgetall(self.key("pending", "users"))
+        raw = self.redis.hgetall(self.keys.pending_users())
         return {_text(k): _text(v) for k, v in raw.items()}
 
     def mark_pending(self, user_id: str, number: str) -> None:
-        self.redis.hset(self.key("pending", "users"), user_id, number)
+        self.redis.hset(self.keys.pending_users(), user_id, number)
 
     def clear_pending(self, user_id: str) -> None:
-        self.redis.hdel(self.key("pending", "users"), user_id)
+        self.redis.hdel(self.keys.pending_users(), user_id)
 
     def mark_released(self, link: Link, reason: str, at: str) -> None:
-        self.redis.hset(self.key("released", "users"), link.user_id,
+        self.redis.hset(self.keys.released_users(), link.user_id,
                         json.dumps(link.__dict__ | {"reason": reason, "released_at": at}))
 
     def released_users(self) -> dict[str, dict[str, Any]]:
-        raw = self.redis.hgetall(self.key("released", "users"))
+        raw = self.redis.hgetall(self.keys.released_users())
         return {_text(k): json.loads(v) for k, v in raw.items()}
 
     def group_links(self) -> dict[str, GroupLink]:
-        raw = self.redis.hgetall(self.key("links", "groups"))
-        return {_text(gid): GroupLink(**json.loads(value)) for gid, value in raw.items()}
+        return self._links("groups", GroupLink)
 
     def put_group_link(self, link: GroupLink) -> None:
-        self.redis.hset(self.key("links", "groups"), link.group_id, json.dumps(link.__dict__))
+        self.redis.hset(self.keys.links("groups"), link.group_id, json.dumps(link.__dict__))
 
     def drop_group_link(self, group_id: str) -> None:
-        self.redis.hdel(self.key("links", "groups"), group_id)
+        self.redis.hdel(self.keys.links("groups"), group_id)
 
     def book_links(self) -> dict[str, BookLink]:
-        raw = self.redis.hgetall(self.key("links", "phonebooks"))
-        return {_text(k): BookLink(**json.loads(v)) for k, v in raw.items()}
+        return self._links("phonebooks", BookLink)
 
     def put_book_link(self, link: BookLink) -> None:
-        self.redis.hset(self.key("links", "phonebooks"), link.key, json.dumps(link.__dict__))
+        self.redis.hset(self.keys.links("phonebooks"), link.key, json.dumps(link.__dict__))
 
     def drop_book_link(self, key: str) -> None:
-        self.redis.hdel(self.key("links", "phonebooks"), key)
+        self.redis.hdel(self.keys.links("phonebooks"), key)
 
     def contact_links(self) -> dict[str, ContactLink]:
-        raw = self.redis.hgetall(self.key("links", "contacts"))
-        return {_text(k): ContactLink(**json.loads(v)) for k, v in raw.items()}
+        return self._links("contacts", ContactLink)
 
     def put_contact_link(self, link: ContactLink) -> None:
-        self.redis.hset(self.key("links", "contacts"), link.key, json.dumps(link.__dict__))
+        self.redis.hset(self.keys.links("contacts"), link.key, json.dumps(link.__dict__))
 
     def drop_contact_link(self, key: str) -> None:
-        self.redis.hdel(self.key("links", "contacts"), key)
+        self.redis.hdel(self.keys.links("contacts"), key)
+
+    def linked_counts(self) -> dict[str, int]:
+        """How many objects of each kind are linked (synced and managed)."""
+        return {kind: int(self.redis.hlen(self.keys.links(kind)))
+                for kind in ("users", "groups", "phonebooks", "contacts")}
+
+    def links_tenant(self) -> str | None:
+        """The tenant the links belong to."""
+        value = self.redis.get(self.keys.links_tenant())
+        return _text(value) if value is not None else None
+
+    def set_links_tenant(self, tenant_id: str) -> None:
+        self.redis.set(self.keys.links_tenant(), tenant_id)
+
+    def forget_tenant(self) -> None:
+        """Drop every link, pending create, delta link and first-save mark: nothing on the PBX
+        is touched, and what was synced is left to the PBX."""
+        doomed = [self.keys.links(kind) for kind in ("users", "groups", "phonebooks", "contacts")]
+        doomed += [self.keys.links_tenant(), self.keys.pending_users(),
+                   self.keys.released_users(), self.keys.subscriptions(),
+                   self.keys.presence("seen"), self.keys.presence("authorization")]
+        doomed += [self.keys.saved(part) for part in PARTS]
+        doomed += list(self.redis.scan_iter(match=self.keys.delta_pattern(), count=500))
+        self.redis.delete(*doomed)
 
     # presence ----------------------------------------------------------------------------
     def presence_preferences(self) -> dict[str, dict[str, Any]]:
-        raw = self.redis.hgetall(self.key("presence", "preferences"))
+        raw = self.redis.hgetall(self.keys.presence("preferences"))
         return {_text(k): json.loads(v) for k, v in raw.items()}
 
     def set_presence_preference(self, number: str, preference: dict[str, Any]) -> None:
-        self.redis.hset(self.key("presence", "preferences"), number, json.dumps(preference))
+        self.redis.hset(self.keys.presence("preferences"), number, json.dumps(preference))
 
     def presence_seen(self) -> dict[str, str]:
-        raw = self.redis.hgetall(self.key("presence", "seen"))
+        raw = self.redis.hgetall(self.keys.presence("seen"))
         return {_text(k): _text(v) for k, v in raw.items()}
 
     def mark_presence_seen(self, user_id: str, availability: str) -> None:
-        self.redis.hset(self.key("presence", "seen"), user_id, availability)
+        self.redis.hset(self.keys.presence("seen"), user_id, availability)
 
     # delta links -------------------------------------------------------------------------
     def delta_link(self, name: str) -> str | None:
-        value = self.redis.get(self.key("delta", name))
+        value = self.redis.get(self.keys.delta(name))
         return _text(value) if value is not None else None
 
     def set_delta_link(self, name: str, link: str) -> None:
-        self.redis.set(self.key("delta", name), link)
+        self.redis.set(self.keys.delta(name), link)
 
     def drop_delta_link(self, name: str) -> None:
-        self.redis.delete(self.key("delta", name))
+        self.redis.delete(self.keys.delta(name))
 
-    # settings ----------------------------------------------------------------------------
+    # settings and switches ---------------------------------------------------------------
+    def stored_settings(self) -> dict[str, Any] | None:
+        """The stored settings document, or None when none is stored (never saved, or lost)."""
+        raw = self.redis.get(self.keys.settings())
+        return json.loads(raw) if raw else None
+
     def settings(self) -> dict[str, Any]:
-        """The stored settings document, or the defaults when none was saved."""
-        raw = self.redis.get(self.key("settings"))
-        return json.loads(raw) if raw else defaults()
+        """The stored settings document, or the defaults (every part off) to show and edit."""
+        return self.stored_settings() or defaults()
 
     def save_settings(self, document: dict[str, Any]) -> None:
-        self.redis.set(self.key("settings"), json.dumps(validate_document(document)))
+        self.redis.set(self.keys.settings(), json.dumps(validate_document(document)))
+
+    def mark_saved(self, part: str) -> bool:
+        """Note that a part's settings were saved; True the first time (U10, G5)."""
+        return bool(self.redis.set(self.keys.saved(part), 1, nx=True))
+
+    def saved_parts(self) -> frozenset[str]:
+        values = self.redis.mget([self.keys.saved(part) for part in PARTS])
+        return frozenset(part for part, value in zip(PARTS, values, strict=True) if value)
+
+    def flags(self) -> dict[str, Any] | None:
+        """The integration's switches (C3, C4, M4, M5), or None when none are stored."""
+        raw = self.redis.get(self.keys.integration())
+        return DEFAULT_FLAGS | json.loads(raw) if raw else None
+
+    def set_flags(self, **changes: Any) -> dict[str, Any]:
+        current = (self.flags() or DEFAULT_FLAGS) | changes
+        self.redis.set(self.keys.integration(), json.dumps(current))
+        return current
 
     # runs --------------------------------------------------------------------------------
-    def save_run(self, record: dict[str, Any]) -> None:
-        run_key = self.key("run", record["id"])
+    def save_run(self, run: Run | dict[str, Any]) -> None:
+        record = run.to_dict() if isinstance(run, Run) else run
+        run_key = self.keys.run(record["id"])
         is_new = not self.redis.exists(run_key)
         pipe = self.redis.pipeline()
         pipe.set(run_key, json.dumps(record), ex=RUN_TTL_SECONDS)
         if is_new:
-            pipe.lpush(self.key("runs"), record["id"])
-            pipe.ltrim(self.key("runs"), 0, RUNS_KEPT - 1)
+            pipe.lpush(self.keys.runs(), record["id"])
+            pipe.ltrim(self.keys.runs(), 0, RUNS_KEPT - 1)
         pipe.execute()
 
     def run(self, run_id: str) -> dict[str, Any] | None:
-        raw = self.redis.get(self.key("run", run_id))
+        raw = self.redis.get(self.keys.run(run_id))
         return json.loads(raw) if raw else None
 
-    def mark_interrupted(self, at: str, limit: int = 50) -> list[str]:
-        """Runs left `running` by a worker that died: called by a run holding the sync lock."""
+    def load_run(self, run_id: str) -> Run | None:
+        raw = self.run(run_id)
+        return Run.from_dict(raw) if raw else None
+
+    def mark_interrupted(self, at: str, *, keep: str | None = None, limit: int = 50) -> list[str]:
+        """Runs left `running` by a worker that died; called while holding the sync lock.
+
+        They end `failed` and `interrupted`: a redelivered message for one of them resumes it.
+        """
         marked = []
         for record in self.runs(limit=limit):
-            if record["state"] == "running":
-                record |= {"state": "failed", "finished_at": at,
+            if record["state"] == "running" and record["id"] != keep:
+                record |= {"state": "failed", "finished_at": at, "interrupted": True,
                            "error": "interrupted: the worker running it stopped",
-                           "summary": "Interrupted: the worker running it stopped; the next "
-                                      "run picked up where it left off."}
+                           "summary": "Interrupted: the worker running it stopped; its changes "
+                                      "are synced by the next run."}
                 self.save_run(record)
                 marked.append(record["id"])
         return marked
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        ids = [_text(i) for i in self.redis.lrange(self.key("runs"), 0, limit - 1)]
+        ids = [_text(i) for i in self.redis.lrange(self.keys.runs(), 0, limit - 1)]
         return [r for r in (self.run(i) for i in ids) if r is not None]
 
 

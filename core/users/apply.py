@@ -47,14 +47,14 @@ def ordered(ops: Iterable[Operation]) -> list[Operation]:
 
 def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
           send_welcome_email: bool = False,
-          progress: Callable[[Operation], None] | None = None) -> Outcome:
+          before: Callable[[Operation], None] | None = None) -> Outcome:
     """Carry out `ops` on the PBX; returns counts, failures and skips."""
     outcome = Outcome()
     full = False
     stopped: SyncError | None = None
     for op in ordered(ops):
-        if progress:
-            progress(op)
+        if before:
+            before(op)  # may raise LockLost: the run stops before this write
         if stopped is not None and not isinstance(op, Skip):
             outcome.fail(op, f"not attempted: {stopped}")
             continue

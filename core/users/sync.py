@@ -1,31 +1,44 @@
-"""A user sync run: fetch → plan → check → apply → record.
+"""User sync (U1-U10) as a part of the engine: read the directory and the PBX, plan, apply.
 
-A read that fails in any way ends the run `failed` before anything is written; more planned
-deletions than `safety.max_deletions` end it `blocked`, with the rest applied and the
-deletions listed; a dry run stops after planning.
+A full run reads the whole directory. An incremental run (after change notifications)
+reads the users delta since the last run and plans for those users only; it falls back
+to a full read when there is no delta link for the current rules, when the link has
+expired, or when the range is a set of groups (membership is not in the users delta).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from core.engine import runs
-from core.errors import DeltaExpiredError, SyncError
+from core.engine.engine import Context
+from core.engine.outcome import Outcome
+from core.errors import DeltaExpiredError
 from core.graph.client import GraphClient
 from core.pbx.client import PbxClient
 from core.store.redis import StateStore
 from core.users.apply import apply
 from core.users.directory import Directory, directory_from_delta, read_directory, user_select
-from core.users.plan import desired_state, hold_deletions, plan
-from core.users.records import Adopt, Create, Delete, Operation, PbxView, Release, Skip, Update
+from core.users.plan import desired_state, plan
+from core.users.records import (
+    Adopt,
+    Create,
+    Delete,
+    Desired,
+    Link,
+    Operation,
+    PbxView,
+    Release,
+    Skip,
+    Update,
+)
 
-_PLANNED = {Create: "created", Update: "updated", Delete: "deleted", Release: "released",
-            Adopt: "linked", Skip: "skipped"}
+KINDS = {Create: "created", Update: "updated", Delete: "deleted", Release: "released",
+         Adopt: "linked", Skip: "skipped"}
+DELETIONS = {Delete: "extension"}
 
 
 def read_pbx(pbx: PbxClient, linked_ids: Iterable[int], emails: set[str]) -> PbxView:
@@ -37,60 +50,63 @@ def read_pbx(pbx: PbxClient, linked_ids: Iterable[int], emails: set[str]) -> Pbx
     return PbxView({i: detailed.get(i, e) for i, e in basic.items()})
 
 
-def sync_users(*, graph: GraphClient, pbx: PbxClient, state: StateStore, run: dict[str, Any],
-               allow_deletions: bool = False, incremental: bool = False,
-               now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-               progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
-    """Run one user sync and return its record (also saved in `state`).
+@dataclass(frozen=True)
+class Snapshot:
+    """What a user sync read: the desired state, the PBX, the links, and the delta to keep."""
 
-    A full run reads the whole directory. An incremental run (after change notifications)
-    reads the users delta since the last run and plans for those users only; it falls back
-    to a full read when there is no delta link for the current rules, when the link has
-    expired, or when the range is a set of groups (membership is not in the users delta).
-    """
-    settings = state.settings()
-    rules, safety = settings["users"], settings["safety"]
-    runs.start(state, run, now)
-    note = progress or (lambda _phase, _done, _total: None)
-    try:
-        note("reading Entra ID", 0, 0)
-        directory, scope, next_link = _read_directory(graph, state, rules, incremental)
-        run["mode"] = "full" if scope is None else "incremental"
+    desired: Desired
+    view: PbxView
+    links: Mapping[str, Link]
+    scope: frozenset[str] | None
+    next_link: str
+
+    @property
+    def mode(self) -> str:
+        return "full" if self.scope is None else "incremental"
+
+
+class UserSync:
+    """Users → extensions."""
+
+    name, kinds, deletions = "users", KINDS, DELETIONS
+
+    def read(self, ctx: Context) -> Snapshot:
+        rules = ctx.document["users"]
+        directory, scope, next_link = _read_directory(ctx.graph, ctx.store, rules,
+                                                      ctx.incremental)
         desired = desired_state(directory, rules)
-        links = state.user_links()
+        links = ctx.store.user_links()
         emails = {w.owned.email_addr.lower() for w in desired.wanted if w.owned.email_addr}
-        note("reading the PBX", 0, 0)
-        view = read_pbx(pbx, (link.ext_id for link in links.values()), emails)
-    except SyncError as exc:
-        run["retry_after"] = getattr(exc, "retry_after", None)
-        return runs.finish(state, run, now, "failed", error=f"a read failed, nothing was changed: "
-                       f"{exc}")
-    ops = plan(desired, view, links, pending=state.pending_creates(), scope=scope)
-    to_apply, held = hold_deletions(ops, int(safety["max_deletions"]), allow_deletions)
-    run["held_deletions"] = [{"user_id": d.user_id, "name": d.label, "number": d.number,
-                              "reason": d.reason} for d in held]
-    if run["dry_run"]:
-        run["counts"] |= runs.planned_counts(ops, _PLANNED)
-        run["skipped"] = [{"user_id": o.user_id, "name": o.label, "reason": o.reason}
-                          for o in ops if isinstance(o, Skip)]
-        return runs.finish(state, run, now, "succeeded")
-    total = sum(1 for op in to_apply if not isinstance(op, Skip))
-    done = Counter[str]()
+        ctx.progress("reading the PBX", 0, 0)
+        view = read_pbx(ctx.pbx, (link.ext_id for link in links.values()), emails)
+        return Snapshot(desired, view, links, scope, next_link)
 
-    def step(op: Operation) -> None:
-        if not isinstance(op, Skip):
-            done["ops"] += 1
-            note("writing to the PBX", done["ops"], total)
+    def plan(self, snapshot: Snapshot, ctx: Context) -> tuple[Operation, ...]:
+        return plan(snapshot.desired, snapshot.view, snapshot.links,
+                    pending=ctx.store.pending_creates(), scope=snapshot.scope)
 
-    outcome = apply(to_apply, pbx, state, now=now().isoformat(),
-                    send_welcome_email=bool(rules["send_welcome_email"]), progress=step)
-    runs.record(run, outcome)
-    if not held and not outcome.counts.get("failed"):
-        state.set_delta_link(delta_name(rules), next_link)  # else the changes are read again
-    synced = state.user_links()
-    run["synced"] = (sum(1 for w in desired.wanted if w.user_id in synced) if scope is None
-                     else len(synced))
-    return runs.finish(state, run, now, "blocked" if held else "succeeded")
+    def apply(self, ops: Sequence[Operation], ctx: Context) -> Outcome:
+        total = sum(1 for op in ops if not isinstance(op, Skip))
+        done = [0]
+
+        def before(op: Operation) -> None:
+            if not isinstance(op, Skip):
+                ctx.fence()
+                done[0] += 1
+                ctx.progress("writing to the PBX", done[0], total)
+
+        return apply(ops, ctx.pbx, ctx.store, now=ctx.now().isoformat(),
+                     send_welcome_email=bool(ctx.document["users"]["send_welcome_email"]),
+                     before=before)
+
+    def finish(self, snapshot: Snapshot, outcome: Outcome, held: bool, ctx: Context) -> int:
+        rules = ctx.document["users"]
+        if not held and not outcome.counts.get("failed"):
+            ctx.store.set_delta_link(delta_name(rules), snapshot.next_link)  # else read again
+        synced = ctx.store.user_links()
+        if snapshot.scope is None:
+            return sum(1 for w in snapshot.desired.wanted if w.user_id in synced)
+        return len(synced)
 
 
 def delta_name(rules: Mapping[str, Any]) -> str:
@@ -115,3 +131,26 @@ def _read_directory(graph: GraphClient, state: StateStore, rules: Mapping[str, A
             return directory, scope, changes.delta_link
     latest = graph.users_delta_latest(select=select)  # taken first: later changes replay
     return read_directory(graph, rules), None, latest
+
+
+def wind_down(links: Mapping[str, Link], *, delete: bool, reason: str) -> tuple[Operation, ...]:
+    """Delete every synced extension, or release them all: unlinked, left to the PBX."""
+    kind = Delete if delete else Release
+    return tuple(kind(uid, link.label or uid, link.ext_id, link.number, reason)
+                 for uid, link in sorted(links.items()))
+
+
+class UserWindDown(UserSync):
+    """Disable, disconnect or pause (C3, C4, M4): delete the synced extensions, or release them."""
+
+    def __init__(self, *, delete: bool, reason: str) -> None:
+        self.delete, self.reason = delete, reason
+
+    def read(self, ctx: Context) -> None:
+        return None
+
+    def plan(self, snapshot: Any, ctx: Context) -> tuple[Operation, ...]:
+        return wind_down(ctx.store.user_links(), delete=self.delete, reason=self.reason)
+
+    def finish(self, snapshot: Any, outcome: Outcome, held: bool, ctx: Context) -> int:
+        return len(ctx.store.user_links())

@@ -1,0 +1,72 @@
+"""Which mailboxes' contacts are synced: synced users' (O1) and shared mailboxes (O2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.errors import GraphError
+from core.graph.client import GraphClient
+from core.graph.records import EntraUser
+from core.store.redis import StateStore
+
+
+def mailboxes_in_range(graph: GraphClient, state: StateStore, rules: dict[str, Any],
+                       problems: list[tuple[str, str]] | None = None) -> list[tuple[str, str, str]]:
+    """(phonebook key, phonebook name, mailbox id) of every mailbox whose contacts are synced."""
+    found = []
+    problems = problems if problems is not None else []
+    personal, shared = rules["personal"], rules["shared"]
+    if personal["enabled"]:
+        links = state.user_links()
+        scope = set(links)
+        if personal["range"] == "groups":
+            members: set[str] = set()
+            for group_id in personal["group_ids"]:
+                members.update(graph.group_user_ids(group_id, transitive=True))
+            scope &= members
+        found += [(f"user:{uid}", f"{links[uid].label} ({links[uid].number})", uid)
+                  for uid in sorted(scope)]
+    if shared["enabled"]:
+        mapped = {m["mailbox"].lower(): m["phonebook"] for m in shared["mailboxes"]}
+        found += [(f"mailbox:{mid}", name, mid)
+                  for mid, name in _shared_mailboxes(graph, shared, mapped, problems)]
+    return found
+
+
+def _shared_mailboxes(graph: GraphClient, shared: dict[str, Any], mapped: dict[str, str],
+                      problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(mailbox id, phonebook name) of the shared mailboxes in range (O2)."""
+    found = []
+    if shared["range"] == "mailboxes":
+        for address, phonebook in mapped.items():
+            try:
+                body = graph.request("GET", f"users/{address}", params={"$select": "id,mail"})
+            except GraphError as exc:
+                if exc.status != 404:
+                    raise
+                problems.append((address, "no such mailbox in the tenant"))
+                continue
+            found.append((str(body["id"]), phonebook))
+        return found
+    return [(mailbox.id, mapped.get(str(mailbox.mail).lower(), mailbox.display_name or
+                                    str(mailbox.mail)))
+            for mailbox in shared_mailboxes(graph)]
+
+
+def shared_mailboxes(graph: GraphClient) -> list[EntraUser]:
+    """Every shared mailbox of the tenant: an account without sign-in whose mailbox purpose is
+    `shared` (one mailboxSettings read per account without sign-in)."""
+    found = []
+    for user in graph.users(filter="accountEnabled eq false",
+                            select=("id", "displayName", "mail", "userPrincipalName")):
+        if not user.mail:
+            continue
+        try:
+            purpose = graph.mailbox_purpose(user.id)
+        except GraphError as exc:
+            if exc.status == 404:
+                continue
+            raise
+        if purpose == "shared":
+            found.append(user)
+    return found
