@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from core.engine.guard import hold_deletions
 from core.graph.records import EntraUser
 from core.pbx.records import Extension
 from core.sync_settings import defaults
 from core.users.directory import Directory
-from core.users.plan import desired_state, hold_deletions, plan
+from core.users.plan import desired_state, plan
 from core.users.records import Adopt, Create, Delete, Link, Owned, PbxView, Release, Skip, Update
+from core.users.sync import DELETIONS
 
 
 def rules(**changes: Any) -> dict[str, Any]:
@@ -231,11 +233,11 @@ def test_deletions_past_the_threshold_are_held_back() -> None:
     exts = [ext(i, str(1000 + i), f"User {i}") for i in range(3)]
     ops = run_plan(directory(), exts, links)
 
-    applied, held = hold_deletions(ops, max_deletions=2, allow=False)
-    allowed, none_held = hold_deletions(ops, max_deletions=2, allow=True)
+    held = hold_deletions(ops, lambda op: DELETIONS.get(type(op)), limit=2, allow=False)
+    allowed = hold_deletions(ops, lambda op: DELETIONS.get(type(op)), limit=2, allow=True)
 
-    assert len(held) == 3 and applied == ()
-    assert allowed == ops and none_held == ()
+    assert len(held.held) == 3 and held.to_apply == ()
+    assert allowed.to_apply == ops and allowed.held == ()
 
 
 def test_plan_is_deterministic_and_sorted_by_name() -> None:
@@ -298,8 +300,8 @@ def test_a_held_deletion_holds_the_creation_waiting_for_its_number() -> None:
     ops = run_plan(directory(ada, ed), [ext(1, "2000", "Ada Lovelace", "ada@contoso.com")],
                    links, delete_when=["disabled"], mode="property", property="businessPhones")
 
-    applied, held = hold_deletions(ops, max_deletions=0, allow=False)
+    guarded = hold_deletions(ops, lambda op: DELETIONS.get(type(op)), limit=0, allow=False)
 
-    assert held == (ops[0],)
-    assert applied == (Skip("u-ed", "Ed Wood", "number 2000 is freed by deleting the extension "
-                            "of Ada Lovelace, which is held back"),)
+    assert guarded.held == (ops[0],) and guarded.to_apply == ()
+    assert [row["reason"] for row in guarded.waiting_rows()] == [
+        "number 2000 is freed by deleting the extension of Ada Lovelace, which is held back"]

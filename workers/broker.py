@@ -25,14 +25,22 @@ POLL_PRESENCE = "poll_presence"
 PRESENCE_CHANGED = "presence_changed"
 
 
+# A killed worker's unacknowledged messages go back on the queue in the broker's upkeep, which
+# Dramatiq runs on one Redis command in `maintenance_chance` per million, for workers silent for
+# `heartbeat_timeout`. Its defaults (1,000 and 60 s) leave a run interrupted by a dead worker
+# waiting ten minutes or more; these bring it back within about half a minute.
+HEARTBEAT_MS = 15_000
+WORKER_MAINTENANCE = 50_000
+
+
 def make_broker(url: str, *, worker: bool = False) -> RedisBroker:
     """A Redis broker; a worker's also counts every message into Redis for /metrics.
 
     Only workers run the broker's upkeep (requeueing what dead workers held): a web process
     only enqueues, and a request should not pay for a sweep now and then.
     """
-    broker = RedisBroker(url=url, namespace="eps-dramatiq",
-                         **({} if worker else {"maintenance_chance": 0}))
+    broker = RedisBroker(url=url, namespace="eps-dramatiq", heartbeat_timeout=HEARTBEAT_MS,
+                         maintenance_chance=WORKER_MAINTENANCE if worker else 0)
     if worker:
         from workers.metrics import RedisMetrics
 

@@ -29,8 +29,10 @@ class Guarded:
                 for op in self.held]
 
     def waiting_rows(self) -> list[dict[str, Any]]:
-        return [subject(op) | {"reason": "waits for a deletion that was held back"}
-                for op in self.waiting]
+        label = {getattr(op, "ext_id", None): getattr(op, "label", "") for op in self.held}
+        return [subject(op) | {"reason": f"number {getattr(op, 'number', '')} is freed by "
+                               f"deleting the extension of {label[op.after_delete]}, which is "
+                               "held back"} for op in self.waiting]
 
 
 def hold_deletions(ops: Sequence[Any], kind_of: Callable[[Any], str | None], *,

@@ -254,26 +254,3 @@ def _new(w: Wanted, candidate: Extension | None, owner_of: Mapping[int, str], de
         if not number:
             return Skip(w.user_id, w.label, "no free extension number")
     return Create(w.user_id, w.label, number, w.owned, after_delete=freed_by(number))
-
-
-# guards ----------------------------------------------------------------------------------
-def hold_deletions(ops: tuple[Operation, ...], max_deletions: int,
-                   allow: bool) -> tuple[tuple[Operation, ...], tuple[Delete, ...]]:
-    """More deletions than `max_deletions` are held back unless `allow`: (to apply, held).
-
-    An operation that takes a number a held deletion would free is held too: it becomes a
-    Skip saying which deletion it waits for.
-    """
-    deletes = tuple(op for op in ops if isinstance(op, Delete))
-    if allow or len(deletes) <= max_deletions:
-        return ops, ()
-    held = {d.ext_id: d for d in deletes}
-    kept: list[Operation] = []
-    for op in ops:
-        waits_for = held.get(op.after_delete) if isinstance(op, Create | Update | Adopt) else None
-        if waits_for is not None:
-            kept.append(Skip(op.user_id, op.label, f"number {op.number} is freed by deleting "
-                             f"the extension of {waits_for.label}, which is held back"))
-        elif not isinstance(op, Delete):
-            kept.append(op)
-    return tuple(kept), deletes
