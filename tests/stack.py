@@ -19,6 +19,7 @@ import requests
 
 from core.clients import sandbox_environment
 from core.config import Settings
+from core.engine.runs import FINISHED
 from sandbox.redis_server import free_port
 from sandbox.runner import Sandbox
 from sandbox.serve import ServedApp
@@ -76,7 +77,7 @@ class Stack:
 
     def run(self, run_id: str, timeout: float = 60) -> dict[str, Any]:
         wait_for(lambda: self.api("GET", f"/api/runs/{run_id}").json()["state"]
-                 in ("succeeded", "failed", "blocked"), timeout=timeout, what=f"run {run_id}")
+                 in FINISHED, timeout=timeout, what=f"run {run_id}")
         return dict(self.api("GET", f"/api/runs/{run_id}").json())
 
     def runs(self) -> list[dict[str, Any]]:
