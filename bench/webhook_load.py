@@ -237,7 +237,7 @@ def main() -> int:
                                    "--threads", "4"], cwd=ROOT, env=env, start_new_session=True,
                                   stderr=subprocess.DEVNULL)
         processes.append(worker)
-        store.redis.hdel(store.key("subscriptions"), "bench-sub")
+        store.redis.hdel(store.keys.subscriptions(), "bench-sub")
         import requests
 
         admin = requests.Session()

@@ -36,13 +36,13 @@ class Credentials:
 
 
 class ConnectionStore:
-    """Credentials and the last check result, under `<ns>:connection`."""
+    """Credentials and the last check result (`Keys.connection`, `Keys.connection_check`)."""
 
     def __init__(self, state: StateStore, box: SecretBox) -> None:
         self.state, self.box = state, box
 
     def credentials(self, settings: Settings) -> Credentials | None:
-        raw = self.state.redis.get(self.state.key("connection"))
+        raw = self.state.redis.get(self.state.keys.connection())
         if raw:
             stored = json.loads(raw)
             return Credentials(stored["tenant_id"], stored["client_id"],
@@ -54,19 +54,19 @@ class ConnectionStore:
         return None
 
     def save(self, credentials: Credentials) -> None:
-        self.state.redis.set(self.state.key("connection"), json.dumps({
+        self.state.redis.set(self.state.keys.connection(), json.dumps({
             "tenant_id": credentials.tenant_id, "client_id": credentials.client_id,
             "client_secret": self.box.seal(credentials.client_secret),
             "secret_expires_at": credentials.secret_expires_at}))
 
     def forget(self) -> None:
-        self.state.redis.delete(self.state.key("connection"), self.state.key("connection", "check"))
+        self.state.redis.delete(self.state.keys.connection(), self.state.keys.connection_check())
 
     def record_check(self, result: dict[str, Any]) -> None:
-        self.state.redis.set(self.state.key("connection", "check"), json.dumps(result))
+        self.state.redis.set(self.state.keys.connection_check(), json.dumps(result))
 
     def last_check(self) -> dict[str, Any] | None:
-        raw = self.state.redis.get(self.state.key("connection", "check"))
+        raw = self.state.redis.get(self.state.keys.connection_check())
         return json.loads(raw) if raw else None
 
 

@@ -14,38 +14,10 @@ from dataclasses import dataclass
 
 import redis
 
+from core.store.keys import Keys
+
 SEEN_TTL = 4 * 3600  # Graph retries a notification for up to four hours
 NOW_TTL = 120  # how long one "run at once" request stands before another may be made
-
-
-class _Keys:
-    """Every Redis key of the debouncer, in one place until `core/store/keys.py` holds them."""
-
-    def __init__(self, namespace: str) -> None:
-        self.prefix = f"{namespace}:debounce"
-
-    def seen(self, change_id: str) -> str:
-        return f"{self.prefix}:seen:{change_id}"
-
-    def pending(self, kind: str) -> str:
-        return f"{self.prefix}:pending:{kind}"
-
-    def running(self, kind: str, run_id: str) -> str:
-        return f"{self.prefix}:running:{kind}:{run_id}"
-
-    def running_pattern(self, kind: str) -> str:
-        """A SCAN pattern for every run's set of `kind`."""
-        return f"{self.prefix}:running:{_glob_escaped(kind)}:*"
-
-    def scheduled(self, kind: str) -> str:
-        return f"{self.prefix}:scheduled:{kind}"
-
-    def now(self, kind: str) -> str:
-        return f"{self.prefix}:now:{kind}"
-
-
-def _glob_escaped(text: str) -> str:
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
 
 
 @dataclass(frozen=True)
@@ -61,7 +33,7 @@ class Debouncer:
 
     def __init__(self, client: redis.Redis, *, namespace: str = "eps", window: int = 600,
                  max_changes: int = 10) -> None:
-        self.redis, self.keys = client, _Keys(namespace)
+        self.redis, self.keys = client, Keys(namespace)
         self.window, self.max_changes = window, max_changes
 
     def note(self, kind: str, change_ids: list[str]) -> Decision:
@@ -69,46 +41,47 @@ class Debouncer:
         unique = list(dict.fromkeys(change_ids))
         with self.redis.pipeline(transaction=False) as pipe:
             for change_id in unique:
-                pipe.exists(self.keys.seen(change_id))
+                pipe.exists(self.keys.debounce_seen(change_id))
             fresh = [c for c, seen in zip(unique, pipe.execute(), strict=True) if not seen]
         if fresh:
             # added before being marked seen: a worker killed in between leaves the change
             # pending, and the redelivered message adds it again to the set, where it counts once
-            self.redis.sadd(self.keys.pending(kind), *fresh)
+            self.redis.sadd(self.keys.debounce_pending(kind), *fresh)
             with self.redis.pipeline(transaction=False) as pipe:
                 for change_id in fresh:
-                    pipe.set(self.keys.seen(change_id), 1, ex=SEEN_TTL)
+                    pipe.set(self.keys.debounce_seen(change_id), 1, ex=SEEN_TTL)
                 pipe.execute()
         pending = self.pending(kind)
         if pending == 0:
             return Decision(None, 0)
         if pending >= self.max_changes:
-            if self.redis.set(self.keys.now(kind), 1, nx=True, ex=NOW_TTL):
+            if self.redis.set(self.keys.debounce_now(kind), 1, nx=True, ex=NOW_TTL):
                 return Decision(0, pending)
             return Decision(None, pending)
         # any note re-arms an unscheduled pending set, not only a fresh change: changes given
         # back or recovered with no run asked for would otherwise wait for the next new one
-        if self.redis.set(self.keys.scheduled(kind), 1, nx=True, ex=self.window + NOW_TTL):
+        if self.redis.set(self.keys.debounce_scheduled(kind), 1, nx=True,
+                          ex=self.window + NOW_TTL):
             return Decision(self.window, pending)
         return Decision(None, pending)
 
     def take(self, kind: str, run_id: str) -> list[str]:
         """Move the pending changes to this run; new ones start a new window."""
-        self.redis.delete(self.keys.scheduled(kind), self.keys.now(kind))
-        target = self.keys.running(kind, run_id)
+        self.redis.delete(self.keys.debounce_scheduled(kind), self.keys.debounce_now(kind))
+        target = self.keys.debounce_running(kind, run_id)
         try:
-            self.redis.rename(self.keys.pending(kind), target)
+            self.redis.rename(self.keys.debounce_pending(kind), target)
         except redis.ResponseError:  # nothing pending
             return []
         return sorted(_text(m) for m in self.redis.smembers(target))
 
     def done(self, kind: str, run_id: str) -> None:
         """The run synced its changes; forget them (nothing happens if they were recovered)."""
-        self.redis.delete(self.keys.running(kind, run_id))
+        self.redis.delete(self.keys.debounce_running(kind, run_id))
 
     def give_back(self, kind: str, run_id: str) -> None:
         """A failed run returns its changes, to be taken by the next one."""
-        self._return_to_pending(kind, self.keys.running(kind, run_id))
+        self._return_to_pending(kind, self.keys.debounce_running(kind, run_id))
 
     def recover(self, kind: str) -> int:
         """Move the changes of every run of `kind` that died back to pending; how many came back.
@@ -116,17 +89,17 @@ class Debouncer:
         Only for a caller that holds the sync lock, so no run of `kind` is live. It asks for no
         run: that caller takes the pending set itself.
         """
-        pattern = self.keys.running_pattern(kind)
+        pattern = self.keys.debounce_running_pattern(kind)
         return sum(self._return_to_pending(kind, _text(key))
                    for key in list(self.redis.scan_iter(match=pattern, count=100)))
 
     def pending(self, kind: str) -> int:
         """How many changes of `kind` wait for a run."""
-        return int(self.redis.scard(self.keys.pending(kind)))
+        return int(self.redis.scard(self.keys.debounce_pending(kind)))
 
     def _return_to_pending(self, kind: str, running: str) -> int:
         """Merge one run's set into pending in one transaction; its size before the merge."""
-        pending = self.keys.pending(kind)
+        pending = self.keys.debounce_pending(kind)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.scard(running)
             pipe.sunionstore(pending, [pending, running])

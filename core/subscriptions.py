@@ -34,7 +34,7 @@ def iso(when: dt.datetime) -> str:
 
 class SubscriptionStore:
     def __init__(self, state: StateStore, box: SecretBox) -> None:
-        self.redis, self.key, self.box = state.redis, state.key("subscriptions"), box
+        self.redis, self.key, self.box = state.redis, state.keys.subscriptions(), box
 
     def all(self) -> dict[str, dict[str, Any]]:
         return {(k.decode() if isinstance(k, bytes) else k): json.loads(v)

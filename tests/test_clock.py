@@ -6,11 +6,10 @@ import datetime as dt
 import json
 from zoneinfo import ZoneInfo
 
-import fakeredis
 from apscheduler.schedulers.background import BackgroundScheduler
 from dramatiq.brokers.stub import StubBroker
 
-from core.store.redis import StateStore
+from core.store.stub import stub_store
 from core.sync_settings import defaults, merge
 from workers.clock import Clock, trigger_for
 
@@ -71,10 +70,10 @@ def test_weekly_schedule_fires_on_its_weekday() -> None:
 
 
 def test_two_clocks_send_one_reconciliation_per_firing() -> None:
-    redis_client = fakeredis.FakeRedis()
+    state = stub_store()
     broker = StubBroker()
     broker.declare_queue("default")
-    clocks = [Clock(StateStore(redis_client), broker, BackgroundScheduler()) for _ in range(2)]
+    clocks = [Clock(state, broker, BackgroundScheduler()) for _ in range(2)]
     at = dt.datetime(2026, 11, 25, 0, 30, 0, 300_000, tzinfo=dt.UTC)
 
     sent = [clock.reconcile(at) for clock in clocks] + [clocks[0].reconcile(
@@ -86,7 +85,7 @@ def test_two_clocks_send_one_reconciliation_per_firing() -> None:
 
 
 def test_a_new_schedule_is_picked_up_without_a_restart() -> None:
-    state = StateStore(fakeredis.FakeRedis())
+    state = stub_store()
     scheduler = BackgroundScheduler(timezone=dt.UTC)
     scheduler.start(paused=True)
     try:
@@ -106,8 +105,7 @@ def test_a_new_schedule_is_picked_up_without_a_restart() -> None:
 
 
 def test_presence_polls_once_per_interval_and_only_when_on() -> None:
-    redis_client = fakeredis.FakeRedis()
-    state = StateStore(redis_client)
+    state = stub_store()
     broker = StubBroker()
     broker.declare_queue("default")
     clocks = [Clock(state, broker, BackgroundScheduler()) for _ in range(2)]

@@ -17,7 +17,6 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-import fakeredis
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -28,6 +27,7 @@ from core.config import Settings
 from core.graph.records import EntraUser
 from core.pbx.client import PbxClient
 from core.store.redis import StateStore
+from core.store.stub import stub_store
 from core.sync_settings import defaults
 from core.users.apply import apply
 from core.users.directory import Directory
@@ -138,7 +138,7 @@ def test_after_apply_planning_again_changes_nothing(served: tuple[Sandbox, PbxCl
     sandbox, pbx = served
     with sandbox.pbx_store.lock:
         sandbox.pbx_store.extensions.clear()
-    state = StateStore(fakeredis.FakeRedis())
+    state = stub_store()
     for index, name in enumerate(tenant["unsynced"]):
         pbx.create_extension({"number": str(1000 + 2 * index), "first_name": name,
                               "email_addr": f"{name.lower()}@contoso.com",

@@ -53,14 +53,13 @@ def test_the_encryption_certificate_is_made_once_kept_sealed_and_renewed_before_
     import datetime as dt
     import json
 
-    import fakeredis
     from cryptography import x509
 
     from core.presence.subscription import certificate
     from core.secret_box import SecretBox
-    from core.store.redis import StateStore
+    from core.store.stub import stub_store
 
-    state, box = StateStore(fakeredis.FakeRedis()), SecretBox("k" * 32)
+    state, box = stub_store(), SecretBox("k" * 32)
     now = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
 
     first = certificate(state, box, now)
@@ -68,7 +67,7 @@ def test_the_encryption_certificate_is_made_once_kept_sealed_and_renewed_before_
     renewed = certificate(state, box, now + dt.timedelta(days=710))
 
     made = x509.load_der_x509_certificate(base64.b64decode(first[0]))
-    stored = json.loads(state.redis.get(state.key("presence", "certificate")))
+    stored = json.loads(state.redis.get(state.keys.presence("certificate")))
     assert again == first and renewed[1] != first[1]
     assert made.not_valid_after_utc == now + dt.timedelta(days=730)
     assert "PRIVATE KEY" not in stored["key"] and "PRIVATE KEY" in box.open(stored["key"])

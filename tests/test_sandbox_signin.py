@@ -8,7 +8,6 @@ import re
 import time
 from typing import Any
 
-import fakeredis
 import jwt
 import msal
 import pytest
@@ -17,7 +16,7 @@ import requests
 from core.http import new_session
 from core.presence.subscription import certificate
 from core.secret_box import SecretBox
-from core.store.redis import StateStore
+from core.store.stub import stub_store
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 
@@ -137,7 +136,7 @@ def test_presence_subscriptions_take_a_delegated_token_one_per_account(tenant: S
     bare = {"changeType": "updated", "notificationUrl": receiver.url,
             "resource": f"communications/presences/{user['id']}", "expirationDateTime": expiry,
             "clientState": "presence-state"}
-    pem, cert_id = certificate(StateStore(fakeredis.FakeRedis()), SecretBox("k" * 32),
+    pem, cert_id = certificate(stub_store(), SecretBox("k" * 32),
                                dt.datetime.now(dt.UTC))
     body = bare | {"encryptionCertificate": pem, "encryptionCertificateId": cert_id}
     try:

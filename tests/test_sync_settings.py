@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import fakeredis
 import pytest
 
 from core.engine.runs import Run
-from core.store.redis import RUNS_KEPT, StateStore
+from core.store.redis import RUNS_KEPT
+from core.store.stub import stub_store
 from core.sync_settings import SettingsInvalid, defaults, merge, validate_document
 
 
@@ -43,12 +43,12 @@ def test_a_document_that_is_not_an_object_is_refused() -> None:
 
 
 def test_store_keeps_settings_and_caps_run_history() -> None:
-    store = StateStore(fakeredis.FakeRedis())
+    store = stub_store()
     document = merge(defaults(), {"safety": {"max_deletions": 5}})
     store.save_settings(document)
     for _ in range(RUNS_KEPT + 5):
         store.save_run(Run.new("users"))
 
     assert store.settings()["safety"]["max_deletions"] == 5
-    assert store.redis.llen(store.key("runs")) == RUNS_KEPT
+    assert store.redis.llen(store.keys.runs()) == RUNS_KEPT
     assert len(store.runs(limit=10)) == 10

@@ -12,7 +12,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from core.store.redis import StateStore
-from workers.metrics import METRICS_KEY
 
 KINDS = ("users", "groups")
 
@@ -29,7 +28,7 @@ class _RedisCollector(Collector):
         pending = GaugeMetricFamily("eps_pending_changes", "Changes waiting for a sync",
                                     labels=["kind"])
         try:
-            for key, value in self.state.redis.hgetall(METRICS_KEY).items():
+            for key, value in self.state.redis.hgetall(self.state.keys.metrics()).items():
                 actor, _, what = key.decode().partition("|")
                 if what == "seconds":
                     seconds.add_metric([actor], float(value))
@@ -37,7 +36,7 @@ class _RedisCollector(Collector):
                     messages.add_metric([actor, what], float(value))
             for kind in KINDS:
                 pending.add_metric([kind], float(self.state.redis.scard(
-                    self.state.key("debounce", "pending", kind))))
+                    self.state.keys.debounce_pending(kind))))
         except redis.RedisError:
             return
         yield from (messages, seconds, pending)

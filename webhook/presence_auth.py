@@ -10,7 +10,6 @@ makes the subscription. Revoking deletes it and forgets the tokens.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -56,7 +55,7 @@ def begin() -> tuple[Response, int]:
         flow = sign_in(current_app.extensions["settings"], credentials).begin(redirect_uri())
     except AuthError as exc:
         return jsonify(error=f"the sign-in service is unavailable: {exc.reason}"), 503
-    state.redis.set(state.key("presence", "flow", flow["state"]), json.dumps(flow), ex=FLOW_TTL)
+    state.put_flow("presence", flow, FLOW_TTL)
     return jsonify(auth_uri=flow["auth_uri"], expires_in=FLOW_TTL), 200
 
 

@@ -8,7 +8,6 @@ Disabling the integration or SSO closes the door at once, sessions included.
 
 from __future__ import annotations
 
-import json
 import secrets
 from typing import Any
 
@@ -84,7 +83,7 @@ def login() -> Any:
         flow = _sign_in().begin(redirect_uri())
     except AuthError as exc:
         return page("Sign in", f"Sign-in is unavailable: {exc.reason}.", 503)
-    _state().redis.set(_state().key("sso", "flow", flow["state"]), json.dumps(flow), ex=FLOW_TTL)
+    _state().put_flow("sso", flow, FLOW_TTL)
     hint = request.args.get("login_hint")
     return redirect(flow["auth_uri"] + (f"&login_hint={hint}" if hint else ""))
 
@@ -92,21 +91,20 @@ def login() -> Any:
 @blueprint.route("/sso/callback", methods=["GET", "POST"])
 def callback() -> Any:
     answer = {k: v for k, v in request.values.items()}
-    presence_flow = _state().redis.getdel(_state().key("presence", "flow",
-                                                       answer.get("state", "")))
+    presence_flow = _state().take_flow("presence", answer.get("state", ""))
     if presence_flow is not None:  # an admin authorizing presence subscriptions
         from webhook import presence_auth
 
-        return presence_auth.finish(json.loads(presence_flow), answer)
+        return presence_auth.finish(presence_flow, answer)
     closed = _closed()
     if closed:
         return page("Sign in", closed, 403)
-    raw = _state().redis.getdel(_state().key("sso", "flow", answer.get("state", "")))
-    if raw is None:
+    flow = _state().take_flow("sso", answer.get("state", ""))
+    if flow is None:
         return page("Sign in", "This sign-in has expired or was already used. Start again.",
                      400)
     try:
-        claims = _sign_in().finish(json.loads(raw), answer)
+        claims = _sign_in().finish(flow, answer)
     except AuthError as exc:
         return page("Sign in", f"Sign-in failed: {exc.reason}.", 401)
     user_id = str(claims.get("oid", ""))

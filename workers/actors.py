@@ -131,7 +131,7 @@ def maintain_subscriptions() -> None:
     if rt.connection.credentials(rt.settings) is None or (flags or {}).get("state") != "enabled":
         log.info("not connected, or disabled: no subscriptions to keep")
         return
-    lock = rt.redis.lock("eps:lock:subscriptions", timeout=600, blocking=True,
+    lock = rt.redis.lock(rt.state.keys.subscriptions_lock(), timeout=600, blocking=True,
                          blocking_timeout=120)
     if not lock.acquire():
         raise dramatiq.Retry("another upkeep of the subscriptions is running", delay=10_000)
@@ -236,7 +236,8 @@ def poll_presence(renew: bool = False, everyone: bool = False) -> None:
     """
     rt = runtime()
     asked = renew or everyone  # by a lifecycle event: wait for the lock rather than skip
-    lock = rt.redis.lock("eps:lock:presence", timeout=120, blocking=asked, blocking_timeout=60)
+    lock = rt.redis.lock(rt.state.keys.presence_lock(), timeout=120, blocking=asked,
+                         blocking_timeout=60)
     if not lock.acquire():
         return
     try:
@@ -264,7 +265,8 @@ def presence_changed(user_ids: list[str]) -> None:
     rt = runtime()
     if not _presence_on(rt):
         return
-    lock = rt.redis.lock("eps:lock:presence", timeout=120, blocking=True, blocking_timeout=30)
+    lock = rt.redis.lock(rt.state.keys.presence_lock(), timeout=120, blocking=True,
+                         blocking_timeout=30)
     if not lock.acquire():
         raise dramatiq.Retry("a presence poll is running", delay=1_000)
     try:

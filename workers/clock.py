@@ -87,7 +87,7 @@ class Clock:
 
     def claim(self, job: str, stamp: str) -> bool:
         """True for the first clock process to claim `job` for this stamp."""
-        key = self.state.key("clock", job, stamp)
+        key = self.state.keys.clock_claim(job, stamp)
         return bool(self.state.redis.set(key, 1, nx=True, ex=CLAIM_TTL))
 
     def refresh(self) -> None:

@@ -12,12 +12,13 @@ from typing import Any
 import dramatiq
 import redis
 
-METRICS_KEY = "eps:metrics:actors"
+from core.store.keys import Keys
 
 
 class RedisMetrics(dramatiq.Middleware):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, keys: Keys | None = None) -> None:
         self.redis = redis.Redis.from_url(url)
+        self.key = (keys or Keys()).metrics()
         self.started: dict[str, float] = {}
         self.lock = threading.Lock()
 
@@ -32,8 +33,8 @@ class RedisMetrics(dramatiq.Middleware):
         outcome = "failed" if exception is not None else "succeeded"
         try:
             pipe = self.redis.pipeline()
-            pipe.hincrby(METRICS_KEY, f"{message.actor_name}|{outcome}", 1)
-            pipe.hincrbyfloat(METRICS_KEY, f"{message.actor_name}|seconds",
+            pipe.hincrby(self.key, f"{message.actor_name}|{outcome}", 1)
+            pipe.hincrbyfloat(self.key, f"{message.actor_name}|seconds",
                               time.monotonic() - started)
             pipe.execute()
         except redis.RedisError:

@@ -50,7 +50,7 @@ class PresenceAuthorization:
     """Who authorized presence subscriptions, and their sealed MSAL token cache."""
 
     def __init__(self, state: StateStore, box: SecretBox) -> None:
-        self.redis, self.key, self.box = state.redis, state.key("presence", "authorization"), box
+        self.redis, self.key, self.box = state.redis, state.keys.presence("authorization"), box
 
     def get(self) -> dict[str, Any] | None:
         raw = self.redis.get(self.key)
@@ -140,7 +140,7 @@ def certificate(state: StateStore, box: SecretBox, now: dt.datetime) -> tuple[st
     Redis with its private key sealed (for rich notifications, should they be wanted), and
     made anew 30 days before it expires.
     """
-    key = state.key("presence", "certificate")
+    key = state.keys.presence("certificate")
     raw = state.redis.get(key)
     if raw:
         stored = json.loads(raw)

@@ -1,7 +1,8 @@
 """Every Redis key the product uses, named in one place.
 
 All keys live under one namespace (default `eps`). Dramatiq's own keys live under
-`eps-dramatiq` (workers/broker.py); nothing else writes to Redis.
+`eps-dramatiq` (workers/broker.py); nothing else writes to Redis. Code takes a key's name from
+here, through `StateStore.keys` or a `Keys()` of its own, and never spells one out.
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ class Keys:
     def sync_lock(self) -> str:
         return self._k("lock", "sync")
 
+    def subscriptions_lock(self) -> str:
+        """One upkeep of the change subscriptions at a time."""
+        return self._k("lock", "subscriptions")
+
+    def presence_lock(self) -> str:
+        """One presence poll or presence change at a time."""
+        return self._k("lock", "presence")
+
     def lock(self, name: str) -> str:
         return self._k("lock", name)
 
@@ -69,8 +78,28 @@ class Keys:
     def subscriptions(self) -> str:
         return self._k("subscriptions")
 
-    def debounce(self, *parts: str) -> str:
-        return self._k("debounce", *parts)
+    # pending changes (core/debounce.py)
+    def debounce_seen(self, change_id: str) -> str:
+        """A change id seen lately: a redelivered notification counts once."""
+        return self._k("debounce", "seen", change_id)
+
+    def debounce_pending(self, kind: str) -> str:
+        """Set: the change ids of `kind` waiting for a run."""
+        return self._k("debounce", "pending", kind)
+
+    def debounce_running(self, kind: str, run_id: str) -> str:
+        """Set: the change ids a run took."""
+        return self._k("debounce", "running", kind, run_id)
+
+    def debounce_running_pattern(self, kind: str) -> str:
+        """A SCAN pattern for every run's set of `kind`."""
+        return self._k("debounce", "running", _glob_escaped(kind), "*")
+
+    def debounce_scheduled(self, kind: str) -> str:
+        return self._k("debounce", "scheduled", kind)
+
+    def debounce_now(self, kind: str) -> str:
+        return self._k("debounce", "now", kind)
 
     def clock_claim(self, job: str, stamp: str) -> str:
         return self._k("clock", job, stamp)
@@ -85,4 +114,9 @@ class Keys:
         return self._k(kind, "flow", state)
 
     def metrics(self) -> str:
+        """Hash: `<actor>|<outcome>` and `<actor>|seconds`, written by every worker."""
         return self._k("metrics", "actors")
+
+
+def _glob_escaped(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)

@@ -31,9 +31,6 @@ class StateStore:
         self.ns = namespace
         self.keys = Keys(namespace)
 
-    def key(self, *parts: str) -> str:
-        return ":".join((self.ns, *parts))
-
     # links -------------------------------------------------------------------------------
     def _links(self, kind: str, record: type) -> dict[str, Any]:
         raw = self.redis.hgetall(self.keys.links(kind))
@@ -132,6 +129,16 @@ class StateStore:
 
     def mark_presence_seen(self, user_id: str, availability: str) -> None:
         self.redis.hset(self.keys.presence("seen"), user_id, availability)
+
+    # sign-in flows ---------------------------------------------------------------------
+    def put_flow(self, kind: str, flow: dict[str, Any], ttl: int) -> None:
+        """Keep a sign-in flow in progress (sso | presence) under its `state` for `ttl` s."""
+        self.redis.set(self.keys.flow(kind, flow["state"]), json.dumps(flow), ex=ttl)
+
+    def take_flow(self, kind: str, state: str) -> dict[str, Any] | None:
+        """The flow waiting under `state`, taken once: a replayed answer finds none."""
+        raw = self.redis.getdel(self.keys.flow(kind, state))
+        return json.loads(raw) if raw is not None else None
 
     # delta links -------------------------------------------------------------------------
     def delta_link(self, name: str) -> str | None:
