@@ -13,6 +13,7 @@ A part says how to read, plan and apply; the engine does the rest, once:
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -67,6 +68,7 @@ def execute(run: Run, parts: Sequence[Part], ctx: Context) -> Run:
     store = ctx.store
     run.start(ctx.now())
     store.save_run(run)
+    ctx.progress = _recorded(run, store, ctx.progress)
     for part in parts:
         try:
             result = run_part(part, ctx, dry_run=run.dry_run,
@@ -79,6 +81,20 @@ def execute(run: Run, parts: Sequence[Part], ctx: Context) -> Run:
     run.finish(ctx.now())
     store.save_run(run)
     return run
+
+
+def _recorded(run: Run, store: Any, inner: Progress) -> Progress:
+    """Progress also kept on the run record, saved at most once a second (the console shows it)."""
+    saved = [0.0]
+
+    def progress(phase: str, done: int, total: int) -> None:
+        inner(phase, done, total)
+        run.progress = {"phase": phase, "done": done, "total": total}
+        if time.monotonic() - saved[0] >= 1.0 or done == total:
+            saved[0] = time.monotonic()
+            store.save_run(run)
+
+    return progress
 
 
 def run_part(part: Part, ctx: Context, *, dry_run: bool, allow_deletions: bool) -> PartResult:

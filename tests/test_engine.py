@@ -1,0 +1,135 @@
+"""The run skeleton with parts of its own making: states, the guard, dry run, a lost lock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import fakeredis
+import pytest
+
+from core.engine.engine import Context, execute
+from core.engine.lock import LockLost
+from core.engine.outcome import Outcome
+from core.engine.runs import Run
+from core.errors import GraphError
+from core.store.redis import StateStore
+from core.sync_settings import defaults
+
+
+@dataclass(frozen=True)
+class Make:
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Drop:
+    key: str
+    label: str
+    reason: str = "gone"
+
+
+class Part:
+    """A part whose plan is given, and whose apply fails the keys it is told to."""
+
+    kinds = {Make: "created", Drop: "deleted"}
+    deletions = {Drop: "contact"}
+
+    def __init__(self, name: str, ops: Sequence[Any], *, refuse: frozenset[str] = frozenset(),
+                 read_error: Exception | None = None) -> None:
+        self.name, self.ops, self.refuse, self.read_error = name, tuple(ops), refuse, read_error
+        self.applied: list[Any] = []
+
+    def read(self, ctx: Context) -> None:
+        if self.read_error:
+            raise self.read_error
+
+    def plan(self, snapshot: Any, ctx: Context) -> tuple[Any, ...]:
+        return self.ops
+
+    def apply(self, ops: Sequence[Any], ctx: Context) -> Outcome:
+        outcome = Outcome()
+        for op in ops:
+            ctx.fence()
+            if op.key in self.refuse:
+                outcome.fail(op, "the PBX said no")
+                continue
+            self.applied.append(op)
+            outcome.counts[self.kinds[type(op)]] += 1
+        return outcome
+
+    def finish(self, snapshot: Any, outcome: Outcome, held: bool, ctx: Context) -> int:
+        return len(self.applied)
+
+
+@pytest.fixture
+def ctx() -> Context:
+    document = defaults() | {"safety": {"max_deletions": 2}}
+    return Context(graph=None, pbx=None, store=StateStore(fakeredis.FakeRedis()),
+                   document=document)
+
+
+def test_failed_writes_end_the_run_partial_and_the_summary_counts_them(ctx: Context) -> None:
+    part = Part("users", [Make("a", "Ada"), Make("b", "Bob"), Make("c", "Cy")],
+                refuse=frozenset({"b"}))
+
+    run = execute(Run.new("users"), [part], ctx)
+
+    assert run.state == "partial" and run.counts["created"] == 2 and run.counts["failed"] == 1
+    assert run.summary.startswith("Synced 2 users to PBX extensions with 1 failure (")
+    assert ctx.store.run(run.id)["state"] == "partial"
+
+
+def test_deletions_past_the_limit_are_held_and_the_rest_applied(ctx: Context) -> None:
+    part = Part("contacts", [Drop(k, k.upper()) for k in "xyz"] + [Make("n", "New")])
+
+    run = execute(Run.new("contacts"), [part], ctx)
+
+    assert run.state == "blocked" and part.applied == [Make("n", "New")]
+    assert [(h["kind"], h["name"]) for h in run.held_deletions] == [
+        ("contact", "X"), ("contact", "Y"), ("contact", "Z")]
+    allowed = execute(Run.new("contacts", allow_deletions=True), [part], ctx)
+    assert allowed.state == "succeeded" and allowed.counts["deleted"] == 3
+
+
+def test_a_failed_read_changes_nothing_and_a_dry_run_writes_nothing(ctx: Context) -> None:
+    broken = Part("groups", [Make("g", "G")],
+                  read_error=GraphError("GET", "https://graph/groups", 503, "", "ServiceUnavailable",
+                                         "down"))
+    dry = Part("users", [Make("a", "Ada")])
+
+    failed = execute(Run.new("groups"), [broken], ctx)
+    planned = execute(Run.new("users", dry_run=True), [dry], ctx)
+
+    assert failed.state == "failed" and "nothing was changed" in failed.summary
+    assert broken.applied == [] and dry.applied == []
+    assert planned.state == "succeeded" and planned.counts["created"] == 1
+
+
+def test_a_run_that_loses_its_lock_stops_before_its_next_write(ctx: Context) -> None:
+    writes = [0]
+
+    def fence() -> None:
+        writes[0] += 1  # checked once before the part's writes, then before each write
+        if writes[0] > 2:
+            raise LockLost("lost the sync lock eps:lock:sync: another run holds it")
+
+    ctx.fence = fence
+    users = Part("users", [Make("a", "Ada"), Make("b", "Bob")])
+    groups = Part("groups", [Make("g", "G")])
+
+    run = execute(Run.new("all"), [users, groups], ctx)
+
+    assert run.state == "failed" and "lost the sync lock" in str(run.error)
+    assert users.applied == [Make("a", "Ada")] and groups.applied == []
+    assert list(run.parts) == ["users"]
+
+
+def test_a_run_of_several_parts_holds_each_result_and_their_sums(ctx: Context) -> None:
+    run = execute(Run.new("all"), [Part("users", [Make("a", "A")]),
+                                   Part("groups", [Make("g", "G"), Make("h", "H")])], ctx)
+
+    assert run.state == "succeeded" and set(run.parts) == {"users", "groups"}
+    assert run.counts["created"] == 3 and run.parts["groups"]["counts"]["created"] == 2
