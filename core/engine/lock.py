@@ -86,8 +86,10 @@ class FencedLock:
         while True:
             if self._lost.is_set():
                 raise LockLost(f"lost the sync lock {self.name}: another holder or none in Redis")
-            if time.monotonic() - self._renewed_at >= self.ttl:
-                raise LockLost(f"lost the sync lock {self.name}: not renewed within {self.ttl:g} s")
+            # A margin of a third of the lease: a write sent now still lands before it could expire.
+            if time.monotonic() - self._renewed_at >= self.ttl * 2 / 3:
+                raise LockLost(f"lost the sync lock {self.name}: not renewed within "
+                               f"{self.ttl * 2 / 3:g} s")
             try:
                 value = self.client.get(self.name)
             except redis.RedisError:
