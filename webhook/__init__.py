@@ -19,7 +19,17 @@ from core.errors import ConfigError
 from core.secret_box import SecretBox
 from core.store.redis import StateStore
 from core.subscriptions import SubscriptionStore
-from webhook import admin, api, cli, entra_api, notifications, presence_auth, sso
+from webhook import (
+    admin,
+    api,
+    api_connection,
+    api_switches,
+    cli,
+    entra_api,
+    notifications,
+    presence_auth,
+    sso,
+)
 from webhook.metrics import Metrics
 from workers.broker import make_broker
 
@@ -60,6 +70,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
         broker=broker or make_broker(settings.redis_url), metrics=Metrics(state))
     app.register_blueprint(notifications.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(api_connection.blueprint)
+    app.register_blueprint(api_switches.blueprint)
     app.register_blueprint(sso.blueprint)
     app.register_blueprint(presence_auth.blueprint)
     app.register_blueprint(entra_api.blueprint)

@@ -13,7 +13,7 @@ from core.contacts.mailboxes import shared_mailboxes
 from core.errors import ConfigError, SyncError
 from core.graph.client import GraphClient
 from core.groups.plan import group_type
-from webhook.api import admin_only
+from webhook.auth import admin_only
 
 blueprint = Blueprint("entra_api", __name__, url_prefix="/api/entra")
 MAX_SEARCH = 120

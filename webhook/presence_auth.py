@@ -17,8 +17,8 @@ from flask import Blueprint, Response, current_app, jsonify
 from core.errors import AuthError
 from core.presence.subscription import PresenceAuthorization, current, delegated_client, sign_in
 from core.presence.subscription import revoke as revoke_presence
-from webhook.api import admin_only
-from webhook.sso import page, redirect_uri
+from webhook.auth import admin_only, redirect_uri
+from webhook.pages import page
 from workers.broker import POLL_PRESENCE, send
 
 blueprint = Blueprint("presence_auth", __name__, url_prefix="/api/presence")

@@ -1,0 +1,132 @@
+"""The admin API's switches (C3, C4, M4, M5) and per-extension presence (P2).
+
+Stopping (pause, disable, disconnect) sets its flag at once, then queues a wind-down run for
+the deletions or releases asked for; starting again (resume, enable) runs what it may.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from core.engine.runs import Run
+from core.presence.plan import effective, map_errors
+from webhook.api import body, error, ext, queue_run, situation
+from webhook.auth import admin_only
+from workers.broker import MAINTAIN_SUBSCRIPTIONS, WIND_DOWN, send
+
+blueprint = Blueprint("api_switches", __name__, url_prefix="/api")
+
+
+def _wind_down(action: str, delete_extensions: bool, delete_groups: bool = False) -> str | None:
+    """Queue the deletion or release of synced objects; returns the run id, if any."""
+    if not delete_extensions and not delete_groups and action != "disconnect":
+        return None
+    run = Run.new("all", trigger=action, action=action,
+                  options={"delete_extensions": delete_extensions, "delete_groups": delete_groups})
+    ext("state").save_run(run)
+    send(ext("broker"), WIND_DOWN, run.id, action, delete_extensions, delete_groups)
+    return run.id
+
+
+def _options(*names: str) -> dict[str, bool] | tuple[Response, int]:
+    asked = body()
+    bad = [n for n in names if n in asked and not isinstance(asked[n], bool)]
+    if bad:
+        return error(400, "invalid options", fields={n: ["must be true or false"] for n in bad})
+    return {n: bool(asked.get(n, False)) for n in names}
+
+
+def _stop(action: str, option_names: tuple[str, ...], **flag_changes: Any) -> tuple[Response, int]:
+    """Set the flags that stop syncing at once, then queue the deletions or releases asked for."""
+    options = _options(*option_names)
+    if isinstance(options, tuple):
+        return options
+    current = ext("state").set_flags(**flag_changes)
+    run_id = _wind_down(action, options.get("delete_extensions", False),
+                        options.get("delete_groups", False))
+    return jsonify(flags=current, run_id=run_id), 200
+
+
+def _resume(part: str, **flag_changes: Any) -> tuple[Response, int]:
+    """Clear a pause, and run that part at once unless something else still stops it."""
+    current = ext("state").set_flags(**flag_changes)
+    blocked = situation().why_not(part)
+    run_id = None if blocked else queue_run(part, dry_run=False, allow_deletions=False,
+                                            trigger="resume")
+    return jsonify(flags=current, run_id=run_id), 200
+
+
+@blueprint.post("/user-sync/pause")
+@admin_only
+def pause_users() -> tuple[Response, int]:
+    return _stop("pause", ("delete_extensions",), users_paused=True)
+
+
+@blueprint.post("/user-sync/resume")
+@admin_only
+def resume_users() -> tuple[Response, int]:
+    return _resume("users", users_paused=False)
+
+
+@blueprint.post("/group-sync/pause")
+@admin_only
+def pause_groups() -> tuple[Response, int]:
+    return _stop("pause", ("delete_groups",), groups_paused=True)
+
+
+@blueprint.post("/group-sync/resume")
+@admin_only
+def resume_groups() -> tuple[Response, int]:
+    return _resume("groups", groups_paused=False)
+
+
+@blueprint.post("/integration/enable")
+@admin_only
+def enable() -> tuple[Response, int]:
+    if (ext("state").flags() or {}).get("state") == "disconnected":
+        return error(409, "the integration is disconnected: PUT /api/connection to connect again")
+    current = ext("state").set_flags(state="enabled")
+    send(ext("broker"), MAINTAIN_SUBSCRIPTIONS)
+    run_id = queue_run("all", dry_run=False, allow_deletions=False, trigger="enable")
+    return jsonify(flags=current, run_id=run_id), 200
+
+
+@blueprint.post("/integration/disable")
+@admin_only
+def disable() -> tuple[Response, int]:
+    return _stop("disable", ("delete_extensions", "delete_groups"), state="disabled")
+
+
+@blueprint.post("/integration/disconnect")
+@admin_only
+def disconnect() -> tuple[Response, int]:
+    return _stop("disconnect", ("delete_extensions", "delete_groups"), state="disconnected")
+
+
+def _synced_number(number: str) -> bool:
+    return any(link.number == number for link in ext("state").user_links().values())
+
+
+@blueprint.get("/extensions/<number>/presence")
+@admin_only
+def get_presence_preference(number: str) -> tuple[Response, int]:
+    if not _synced_number(number):
+        return error(404, f"extension {number} is not synced from Entra ID")
+    return jsonify(effective(ext("state").presence_preferences().get(number))), 200
+
+
+@blueprint.put("/extensions/<number>/presence")
+@admin_only
+def put_presence_preference(number: str) -> tuple[Response, int]:
+    """P2: turn Teams presence on or off for an extension, and map availability to presence."""
+    if not _synced_number(number):
+        return error(404, f"extension {number} is not synced from Entra ID")
+    preference = request.get_json(silent=True)
+    errors = map_errors(preference)
+    if errors:
+        return error(400, "invalid presence settings", fields=errors)
+    stored = {"enabled": preference.get("enabled", True), "map": preference.get("map", {})}
+    ext("state").set_presence_preference(number, stored)
+    return jsonify(effective(stored)), 200
