@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 from dramatiq.brokers.stub import StubBroker
 
+from core.config import Settings
+from core.connection import ConnectionStore, Credentials
+from core.secret_box import SecretBox
 from core.store.stub import stub_store
 from core.sync_settings import defaults, merge
 from workers.clock import Clock, trigger_for
@@ -108,13 +111,20 @@ def test_presence_polls_once_per_interval_and_only_when_on() -> None:
     state = stub_store()
     broker = StubBroker()
     broker.declare_queue("default")
-    clocks = [Clock(state, broker, BackgroundScheduler()) for _ in range(2)]
+    settings = Settings.from_env({"SECRET_KEY": "k" * 32, "PBX_BASE_URL": "http://127.0.0.1:1",
+                                  "PBX_CLIENT_ID": "id", "PBX_CLIENT_SECRET": "secret"})
+    connection = ConnectionStore(state, SecretBox(settings.secret_key))
+    connection.save(Credentials("tenant", "client", "secret"))
+    state.set_flags(state="enabled")
+    clocks = [Clock(state, broker, BackgroundScheduler(), connection=connection,
+                    settings=settings) for _ in range(2)]
     for clock in clocks:
         clock.presence_interval = 30
     at = dt.datetime(2026, 11, 25, 9, 0, 5, tzinfo=dt.UTC)
 
     off = clocks[0].presence(at)
     state.save_settings(merge(defaults(), {"presence": {"enabled": True}}))
+    state.mark_saved("presence")
     sent = [clock.presence(at) for clock in clocks] + [
         clocks[1].presence(at + dt.timedelta(seconds=20)),
         clocks[1].presence(at + dt.timedelta(seconds=30))]

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import fakeredis
 import pytest
 
 from core.engine.engine import Context, execute
@@ -14,7 +13,7 @@ from core.engine.lock import LockLost
 from core.engine.outcome import Outcome
 from core.engine.runs import Run
 from core.errors import GraphError
-from core.store.redis import StateStore
+from core.store.stub import stub_store
 from core.sync_settings import defaults
 
 
@@ -67,7 +66,7 @@ class Part:
 @pytest.fixture
 def ctx() -> Context:
     document = defaults() | {"safety": {"max_deletions": 2}}
-    return Context(graph=None, pbx=None, store=StateStore(fakeredis.FakeRedis()),
+    return Context(graph=None, pbx=None, store=stub_store(),
                    document=document)
 
 

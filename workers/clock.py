@@ -25,6 +25,7 @@ from apscheduler.triggers.base import BaseTrigger
 from core import logs
 from core.config import Settings
 from core.connection import ConnectionStore, secret_warning
+from core.engine.rules import situation_of
 from core.secret_box import SecretBox
 from core.store.redis import StateStore
 from workers.broker import MAINTAIN_SUBSCRIPTIONS, POLL_PRESENCE, RECONCILE, make_broker, send
@@ -85,6 +86,12 @@ class Clock:
         self.current: dict[str, Any] | None = None
         self.presence_interval: int | None = None
 
+    def may_run(self, part: str) -> bool:
+        """The rule every process asks (core.engine.rules), with this clock's view of the connection."""
+        connected = (self.connection is not None and self.settings is not None
+                     and self.connection.credentials(self.settings) is not None)
+        return situation_of(self.state, connected=connected).why_not(part) is None
+
     def claim(self, job: str, stamp: str) -> bool:
         """True for the first clock process to claim `job` for this stamp."""
         key = self.state.keys.clock_claim(job, stamp)
@@ -119,7 +126,7 @@ class Clock:
         when = now or dt.datetime.now(dt.UTC)
         interval = self.presence_interval or 30
         bucket = int(when.timestamp() // interval)
-        if not self.state.settings()["presence"]["enabled"]:
+        if not self.may_run("presence"):
             return False
         if not self.claim("presence", f"{interval}s-{bucket}"):
             return False

@@ -45,7 +45,7 @@ class LockLost(Exception):
 class FencedLock:
     """A lease on `name` that a heartbeat renews every ttl/3 and `check()` verifies."""
 
-    def __init__(self, client: redis.Redis, name: str = "eps:lock:sync", *, ttl: float = 30.0) -> None:
+    def __init__(self, client: redis.Redis, name: str, *, ttl: float = 30.0) -> None:
         self.client = client
         self.name = name
         self.ttl = ttl
