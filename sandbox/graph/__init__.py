@@ -79,6 +79,10 @@ def create_app(store: GraphStore | None = None, control: sandbox_control.Control
         with store.lock:
             if "granted_roles" in body:
                 store.app.roles = set(body["granted_roles"])
+            store.app.roles |= set(body.get("grant", []))
+            store.app.roles -= set(body.get("revoke", []))
+            if "admin_writes" in body:
+                store.app.admin_writes = bool(body["admin_writes"])
             if "secret_expires_in" in body:
                 store.app.secret_expires = control.clock.time() + float(body["secret_expires_in"])
             if "duplicate_rate" in body:
@@ -86,6 +90,7 @@ def create_app(store: GraphStore | None = None, control: sandbox_control.Control
             if "redirect_uris" in body:
                 store.app.redirect_uris = set(body["redirect_uris"])
             return jsonify(granted_roles=sorted(store.app.roles),
+                           admin_writes=store.app.admin_writes,
                            redirect_uris=sorted(store.app.redirect_uris),
                            secret_expires=store.app.secret_expires,
                            duplicate_rate=notifier.duplicate_rate)

@@ -1,13 +1,20 @@
 """The Entra side: OpenID discovery, the token endpoint, and bearer checks on Graph calls.
 
-Client-credentials tokens carry the application roles granted to the app; a Graph call whose
-token lacks every role that would allow it answers 403, as a tenant without admin consent does.
+A client-credentials token carries the application permissions granted to the app when it was
+issued (`Application.roles`: by default exactly those docs/setup.md asks for). Each Graph call
+names the permissions its Microsoft Learn page accepts, and answers 403 with that service's
+body when the token holds none of them.
+
+One relaxation, for the sandbox's own scripted changes (tests, `make demo`): while
+`Application.admin_writes` is on, the app's token may also make the writes an administrator
+would make (the calls that need a `ReadWrite` permission). Those grants never satisfy a read,
+so every call the product makes is checked against the granted permissions alone.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -95,12 +102,31 @@ def token(tenant: str) -> tuple[Response, int] | Response:
     with store.lock:
         store.tokens[access_token] = {"kind": "app", "client_id": client_id,
                                       "roles": set(store.app.roles),
+                                      "admin_writes": store.app.admin_writes,
                                       "expires": now + TOKEN_LIFETIME}
     return jsonify(token_type="Bearer", expires_in=TOKEN_LIFETIME, ext_expires_in=TOKEN_LIFETIME,
                    access_token=access_token)
 
 
-def authorize(*roles: str) -> dict[str, Any]:
+class Denial(NamedTuple):
+    """The 403 one service answers to a token without the permission a call needs."""
+
+    code: str
+    message: str
+
+
+# Microsoft Graph error responses (https://learn.microsoft.com/en-us/graph/errors): Entra ID
+# answers `Authorization_RequestDenied`; Exchange Online (contacts, mailbox settings) answers
+# `ErrorAccessDenied` "Access is denied. Check credentials and try again." (as quoted in
+# microsoftgraph/microsoft-graph-docs issue #3289 and OfficeDev/office-js issue #6057). The
+# Teams presence service's body is not documented; it answers a bare status name.
+DIRECTORY = Denial("Authorization_RequestDenied",
+                   "Insufficient privileges to complete the operation.")
+EXCHANGE = Denial("ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+TEAMS = Denial("Forbidden", "Forbidden")
+
+
+def authorize(*roles: str, denied: Denial = DIRECTORY) -> dict[str, Any]:
     """The caller's token, checked for expiry and for one of `roles`; raises 401 or 403."""
     store = store_of()
     header = request.headers.get("Authorization", "")
@@ -112,21 +138,54 @@ def authorize(*roles: str) -> dict[str, Any]:
     if info["expires"] <= store.clock.time():
         raise GraphFailure(401, "InvalidAuthenticationToken",
                            "Lifetime validation failed, the token is expired.")
-    if roles and not (info["roles"] & set(roles)):
-        raise GraphFailure(403, "Authorization_RequestDenied",
-                           "Insufficient privileges to complete the operation.")
+    if roles and not permitted(info, roles):
+        raise GraphFailure(403, denied.code, denied.message)
     return info
 
 
+def permitted(info: dict[str, Any], roles: tuple[str, ...]) -> bool:
+    """Whether the token holds one of `roles`; an administrator's write (see above) when
+    every one of `roles` is a write permission and the app may make them."""
+    if info["roles"] & set(roles):
+        return True
+    return bool(info.get("admin_writes")) and all(r in WRITE_PERMISSIONS for r in roles)
+
+
+# The permissions each page accepts, least privileged first. Only these pass: "Due to security
+# restrictions, MS Graph Subscriptions will not be able to support write access permissions
+# where only read access privileges are needed" (Create subscription), and a read needs a
+# permission of its own page, never one of another service's (User.Read.All opens no mailbox).
+# "List users", "Get user", "user: delta"
+# (https://learn.microsoft.com/en-us/graph/api/user-delta?view=graph-rest-1.0#permissions).
 USER_READ = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All",
              "Directory.ReadWrite.All")
 USER_WRITE = ("User.ReadWrite.All", "Directory.ReadWrite.All")
+# "List groups", "group: delta", "List group transitive members"
+# (https://learn.microsoft.com/en-us/graph/api/group-delta?view=graph-rest-1.0#permissions).
 GROUP_READ = ("Group.Read.All", "GroupMember.Read.All", "Group.ReadWrite.All",
               "Directory.Read.All", "Directory.ReadWrite.All")
 GROUP_WRITE = ("Group.ReadWrite.All", "GroupMember.ReadWrite.All", "Directory.ReadWrite.All")
+# "List contacts" (https://learn.microsoft.com/en-us/graph/api/user-list-contacts?view=graph-rest-1.0#permissions):
+# application Contacts.Read, Contacts.ReadWrite.
 CONTACTS_READ = ("Contacts.Read", "Contacts.ReadWrite")
 CONTACTS_WRITE = ("Contacts.ReadWrite",)
+# "Get user mailbox settings"
+# (https://learn.microsoft.com/en-us/graph/api/user-get-mailboxsettings?view=graph-rest-1.0#permissions):
+# application MailboxSettings.Read, MailboxSettings.ReadWrite, and nothing else.
+MAILBOX_READ = ("MailboxSettings.Read", "MailboxSettings.ReadWrite")
+# "cloudCommunications: getPresencesByUserId", "Get presence": Presence.Read.All.
 PRESENCE_READ = ("Presence.Read.All", "Presence.ReadWrite.All")
 PRESENCE_WRITE = ("Presence.ReadWrite.All",)
-MAILBOX_READ = ("MailboxSettings.Read", "MailboxSettings.ReadWrite", "User.Read.All",
-                "Directory.Read.All")
+# "Create subscription"
+# (https://learn.microsoft.com/en-us/graph/api/subscription-post-subscriptions?view=graph-rest-1.0#permissions):
+# "Creating a subscription requires read scope to the resource": user User.Read.All, group
+# Group.Read.All (GroupMember.Read.All is not listed), contact Contacts.Read, presence
+# Presence.Read.All (delegated only). Directory.Read.All reads users and groups too.
+SUBSCRIBE = {"users": ("User.Read.All", "Directory.Read.All"),
+             "groups": ("Group.Read.All", "Directory.Read.All"),
+             "contacts": ("Contacts.Read",),
+             "presence": ("Presence.Read.All",)}
+WRITE_PERMISSIONS = frozenset({
+    "User.ReadWrite.All", "Group.ReadWrite.All", "GroupMember.ReadWrite.All",
+    "Directory.ReadWrite.All", "Contacts.ReadWrite", "MailboxSettings.ReadWrite",
+    "Presence.ReadWrite.All"})

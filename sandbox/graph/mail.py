@@ -55,7 +55,7 @@ def _outlook_page(rows: list[dict[str, Any]], context: str) -> dict[str, Any]:
 @blueprint.get("/mailboxSettings")
 def mailbox_settings(key: str) -> Response:
     store = store_of()
-    auth.authorize(*auth.MAILBOX_READ)
+    auth.authorize(*auth.MAILBOX_READ, denied=auth.EXCHANGE)
     with store.lock:
         user_id, _ = _mailbox(store, key)
         settings = store.mailbox_settings.get(user_id, {"userPurpose": "user"})
@@ -66,7 +66,7 @@ def mailbox_settings(key: str) -> Response:
 @blueprint.get("/contactFolders")
 def folders(key: str) -> Response:
     store = store_of()
-    auth.authorize(*auth.CONTACTS_READ)
+    auth.authorize(*auth.CONTACTS_READ, denied=auth.EXCHANGE)
     with store.lock:
         user_id, box = _mailbox(store, key)
         return jsonify({"@odata.context": context_url(f"users('{user_id}')/contactFolders"),
@@ -77,7 +77,7 @@ def folders(key: str) -> Response:
 @blueprint.get("/contactFolders/<folder_id>/contacts")
 def contacts(key: str, folder_id: str | None = None) -> Response:
     store = store_of()
-    auth.authorize(*auth.CONTACTS_READ)
+    auth.authorize(*auth.CONTACTS_READ, denied=auth.EXCHANGE)
     with store.lock:
         user_id, box = _mailbox(store, key)
         tracked = box.contacts.get(folder_id or box.default_folder)
@@ -90,7 +90,7 @@ def contacts(key: str, folder_id: str | None = None) -> Response:
 @blueprint.get("/contactFolders/<folder_id>/contacts/delta")
 def contacts_delta(key: str, folder_id: str) -> Response:
     store = store_of()
-    auth.authorize(*auth.CONTACTS_READ)
+    auth.authorize(*auth.CONTACTS_READ, denied=auth.EXCHANGE)
     with store.lock:
         user_id, box = _mailbox(store, key)
         tracked = box.contacts.get(folder_id)
@@ -105,7 +105,7 @@ def contacts_delta(key: str, folder_id: str) -> Response:
 @blueprint.get("/contacts/<contact_id>")
 def get_contact(key: str, contact_id: str) -> Response:
     store = store_of()
-    auth.authorize(*auth.CONTACTS_READ)
+    auth.authorize(*auth.CONTACTS_READ, denied=auth.EXCHANGE)
     with store.lock:
         user_id, _ = _mailbox(store, key)
         found = store.find_contact(user_id, contact_id)
@@ -129,7 +129,7 @@ def _contact_body() -> dict[str, Any]:
 @blueprint.post("/contactFolders/<folder_id>/contacts")
 def create_contact(key: str, folder_id: str | None = None) -> tuple[Response, int]:
     store = store_of()
-    auth.authorize(*auth.CONTACTS_WRITE)
+    auth.authorize(*auth.CONTACTS_WRITE, denied=auth.EXCHANGE)
     body = _contact_body()
     with store.lock:
         user_id, box = _mailbox(store, key)
@@ -143,7 +143,7 @@ def create_contact(key: str, folder_id: str | None = None) -> tuple[Response, in
 @blueprint.patch("/contacts/<contact_id>")
 def update_contact(key: str, contact_id: str) -> Response:
     store = store_of()
-    auth.authorize(*auth.CONTACTS_WRITE)
+    auth.authorize(*auth.CONTACTS_WRITE, denied=auth.EXCHANGE)
     body = _contact_body()
     with store.lock:
         user_id, _ = _mailbox(store, key)
@@ -157,7 +157,7 @@ def update_contact(key: str, contact_id: str) -> Response:
 @blueprint.delete("/contacts/<contact_id>")
 def delete_contact(key: str, contact_id: str) -> tuple[str, int]:
     store = store_of()
-    auth.authorize(*auth.CONTACTS_WRITE)
+    auth.authorize(*auth.CONTACTS_WRITE, denied=auth.EXCHANGE)
     with store.lock:
         user_id, _ = _mailbox(store, key)
         found = store.find_contact(user_id, contact_id)

@@ -24,7 +24,7 @@ def _view(presence: dict[str, Any]) -> dict[str, Any]:
 @blueprint.get("/communications/presences/<key>")
 def get_presence(key: str) -> Response:
     store = store_of()
-    auth.authorize(*auth.PRESENCE_READ)
+    auth.authorize(*auth.PRESENCE_READ, denied=auth.TEAMS)
     with store.lock:
         user = store.user(key)
         if user is None:
@@ -36,7 +36,7 @@ def get_presence(key: str) -> Response:
 @blueprint.post("/communications/getPresencesByUserId")
 def presences_by_user_id() -> Response:
     store = store_of()
-    auth.authorize(*auth.PRESENCE_READ)
+    auth.authorize(*auth.PRESENCE_READ, denied=auth.TEAMS)
     body = request.get_json(silent=True)
     ids = body.get("ids") if isinstance(body, dict) else None
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
@@ -53,7 +53,7 @@ def presences_by_user_id() -> Response:
 @blueprint.post("/users/<key>/presence/setPresence")
 def set_presence(key: str) -> tuple[str, int]:
     store = store_of()
-    auth.authorize(*auth.PRESENCE_WRITE)
+    auth.authorize(*auth.PRESENCE_WRITE, denied=auth.TEAMS)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise bad_request("A JSON object body is required.", "BadRequest")

@@ -69,16 +69,23 @@ class Mailbox:
     default_folder: str = ""
 
 
+# The application permissions docs/setup.md asks an administrator to grant, and no others: the
+# product must work on exactly these (tests/test_graph_strict.py holds the two lists equal).
+GRANTED = frozenset({"User.Read.All", "Group.Read.All", "Contacts.Read", "MailboxSettings.Read",
+                     "Presence.Read.All"})
+
+
 @dataclass
 class Application:
+    """The app registration: `roles` are its application permissions with admin consent;
+    `admin_writes` lets its tokens also make an administrator's writes (sandbox/graph/auth.py)."""
+
     client_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(30))
     secret_expires: float | None = None
     redirect_uris: set[str] = field(default_factory=set)
-    roles: set[str] = field(default_factory=lambda: {
-        "Directory.Read.All", "User.Read.All", "Group.Read.All", "Contacts.Read",
-        "Presence.Read.All", "User.ReadWrite.All", "Group.ReadWrite.All", "Contacts.ReadWrite",
-        "Presence.ReadWrite.All"})
+    roles: set[str] = field(default_factory=lambda: set(GRANTED))
+    admin_writes: bool = True
 
 
 @dataclass

@@ -1,0 +1,135 @@
+"""The Graph simulator is exactly as strict as Microsoft's pages, over real HTTPS: each call
+needs the application permission its page lists, granted to the app as docs/setup.md asks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.clients import graph_client
+from core.config import Settings
+from core.errors import GraphError
+from core.graph.client import GraphClient
+from sandbox.runner import Sandbox
+from tests.conftest import Control
+from tests.test_graph_client import add_users
+from tests.test_sandbox_fidelity import Receiver, expiry
+
+SETUP = Path(__file__).parent.parent / "docs" / "setup.md"
+
+
+@pytest.fixture
+def receiver() -> Any:
+    hook = Receiver()
+    yield hook
+    hook.server.stop()
+
+
+def fresh(settings: Settings) -> GraphClient:
+    """A client with a new token: a token carries the permissions granted when it was issued."""
+    client = graph_client(settings)
+    client.transport.backoff = 0.01
+    return client
+
+
+def denied(call: Any) -> GraphError:
+    with pytest.raises(GraphError) as caught:
+        call()
+    return caught.value
+
+
+def setup_permissions(kind: str) -> set[str]:
+    """The permissions of one kind (Application or Delegated) in docs/setup.md's table."""
+    rows = re.findall(r"^\s*\|\s*`([\w.]+)`\s*\|\s*(\w+)\s*\|", SETUP.read_text(), re.M)
+    return {name for name, row_kind in rows if row_kind == kind}
+
+
+def with_mailbox(sandbox: Sandbox) -> str:
+    store = sandbox.graph_store
+    with store.lock:
+        return str(store.put_user({
+            "displayName": "Ada Lovelace", "givenName": "Ada", "surname": "Lovelace",
+            "userPrincipalName": "ada@contoso.com", "mail": "ada@contoso.com",
+            "userType": "Member", "accountEnabled": True, "businessPhones": []})["id"])
+
+
+# finding 1: every endpoint needs the permission its page lists ----------------------------
+def test_the_sandbox_app_is_granted_exactly_the_permissions_setup_md_lists(
+        sandbox: Sandbox) -> None:
+    asked = setup_permissions("Application")
+
+    assert "MailboxSettings.Read" in asked and "Directory.Read.All" not in asked
+    assert sandbox.graph_store.app.roles == asked
+
+
+def test_mailbox_settings_need_mailbox_settings_read_not_a_directory_permission(
+        sandbox: Sandbox, settings: Settings, graph_control: Control) -> None:
+    ada = with_mailbox(sandbox)
+    graph_control.post("config", {"granted_roles": ["User.Read.All", "Directory.Read.All",
+                                                    "Contacts.Read"]})
+
+    error = denied(lambda: fresh(settings).request("GET", f"users/{ada}/mailboxSettings"))
+
+    assert (error.status, error.code) == (403, "ErrorAccessDenied")
+
+
+@pytest.mark.parametrize(("permission", "method", "path", "code"), [
+    ("User.Read.All", "GET", "users", "Authorization_RequestDenied"),
+    ("User.Read.All", "GET", "users/delta", "Authorization_RequestDenied"),
+    ("Group.Read.All", "GET", "groups", "Authorization_RequestDenied"),
+    ("Contacts.Read", "GET", "users/{ada}/contacts", "ErrorAccessDenied"),
+    ("MailboxSettings.Read", "GET", "users/{ada}/mailboxSettings", "ErrorAccessDenied"),
+    ("Presence.Read.All", "POST", "communications/getPresencesByUserId", "Forbidden"),
+])
+def test_each_read_needs_the_permission_its_page_lists(
+        sandbox: Sandbox, settings: Settings, graph_control: Control, permission: str,
+        method: str, path: str, code: str) -> None:
+    ada = with_mailbox(sandbox)
+    url = path.format(ada=ada)
+    body = {"ids": [ada]} if method == "POST" else None
+    fresh(settings).request(method, url, json=body)  # granted as setup.md asks: allowed
+
+    granted = graph_control.post("config", {"revoke": [permission]})["granted_roles"]
+    error = denied(lambda: fresh(settings).request(method, url, json=body))
+
+    assert permission not in granted
+    assert (error.status, error.code) == (403, code)
+
+
+@pytest.mark.parametrize(("permission", "resource", "change_type"), [
+    ("User.Read.All", "users", "updated,deleted"),
+    ("Group.Read.All", "groups", "updated,deleted"),
+    ("Contacts.Read", "/users/{ada}/contacts", "created,updated,deleted"),
+])
+def test_a_subscription_needs_the_read_permission_of_its_resource(
+        sandbox: Sandbox, settings: Settings, graph_control: Control, receiver: Receiver,
+        permission: str, resource: str, change_type: str) -> None:
+    ada = with_mailbox(sandbox)
+    graph_control.post("config", {"revoke": [permission]})
+
+    error = denied(lambda: fresh(settings).create_subscription(
+        resource=resource.format(ada=ada), change_type=change_type,
+        notification_url=receiver.url, expiration=expiry(), client_state="s"))
+
+    assert (error.status, error.code) == (403, "ExtensionError")
+    assert "Forbidden" in error.message and receiver.validations == []
+
+
+def test_write_grants_never_stand_in_for_a_read(sandbox: Sandbox, settings: Settings,
+                                                graph_control: Control) -> None:
+    (alice,) = add_users(sandbox.graph_store, 1)
+    graph_control.post("config", {"granted_roles": []})
+    graph = fresh(settings)
+
+    graph.request("PATCH", f"users/{alice}", json={"jobTitle": "Lead"})  # the tenant's admin
+    error = denied(lambda: graph.request("GET", f"users/{alice}"))
+    graph_control.post("config", {"admin_writes": False})
+    refused = denied(lambda: fresh(settings).request("PATCH", f"users/{alice}",
+                                                     json={"jobTitle": "Boss"}))
+
+    assert (error.status, error.code) == (403, "Authorization_RequestDenied")
+    assert (refused.status, refused.code) == (403, "Authorization_RequestDenied")
+    assert sandbox.graph_store.users.items[alice]["jobTitle"] == "Lead"
