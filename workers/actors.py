@@ -61,7 +61,9 @@ def note_changes(items: list[dict[str, Any]]) -> None:
     changed_presence = set()
     for item in items:
         if item["kind"] == "presence":  # P3: applied as it arrives, no debounce
-            changed_presence.update(GUID.findall(item["resource"])[-1:])
+            # the webhook takes the user from resourceData.id; older messages carry only resource
+            changed_presence.update([item["user_id"]] if item.get("user_id")
+                                    else GUID.findall(item["resource"])[-1:])
         else:
             by_kind[item["kind"]].append(item["id"])
     if changed_presence:
