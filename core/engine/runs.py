@@ -99,9 +99,11 @@ class Run:
         return self.state in FINISHED
 
     def start(self, now: dt.datetime) -> None:
+        """Running from the start: a resumed run forgets what its interrupted attempt recorded."""
         self.state, self.started_at, self.interrupted = "running", now.isoformat(), False
         self.parts, self.counts, self.error = {}, zero_counts(), None
         self.failures, self.skipped, self.held_deletions = [], [], []
+        self.synced, self.mode, self.retry_after, self.finished_at = 0, None, None, None
 
     def add(self, result: PartResult) -> None:
         """Take in one part's result: the run's totals are the sums of its parts."""
