@@ -47,6 +47,10 @@ class Numbering(_Strict):
     property = fields.String(required=True, validate=validate.Regexp(USER_PROPERTY, error=(
         "must be a user property path such as businessPhones or "
         "onPremisesExtensionAttributes.extensionAttribute1")))
+    # The PBX cannot change an extension's number ("Edit an Extension" has no `number`): a
+    # changed number is reported, or the extension is deleted and created with it.
+    on_change = fields.String(load_default="report", validate=validate.OneOf(("report",
+                                                                              "recreate")))
 
 
 class Users(_Strict):
@@ -144,7 +148,8 @@ class SettingsDocument(_Strict):
 DEFAULTS: dict[str, Any] = {
     "users": {"enabled": False, "range": "all", "user_types": ["Member"], "group_ids": [],
               "auto_delete_out_of_range": False,
-              "numbering": {"mode": "auto", "start": "1000", "property": "businessPhones"},
+              "numbering": {"mode": "auto", "start": "1000", "property": "businessPhones",
+                            "on_change": "report"},
               "delete_when": ["disabled", "deleted"], "associate_by_email": True,
               "send_welcome_email": False},
     "groups": {"enabled": False, "range": "all", "group_types": ["security", "microsoft365"],

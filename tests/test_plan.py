@@ -10,7 +10,7 @@ from core.graph.records import EntraUser
 from core.pbx.records import Extension
 from core.sync_settings import defaults
 from core.users.directory import Directory
-from core.users.plan import desired_state, plan
+from core.users.plan import RECREATED, desired_state, plan
 from core.users.records import Adopt, Create, Delete, Link, Owned, PbxView, Release, Skip, Update
 from core.users.sync import DELETIONS
 
@@ -18,7 +18,7 @@ from core.users.sync import DELETIONS
 def rules(**changes: Any) -> dict[str, Any]:
     users = copy.deepcopy(defaults()["users"])
     for key, value in changes.items():
-        if key in ("mode", "start", "property"):
+        if key in ("mode", "start", "property", "on_change"):
             users["numbering"][key] = value
         else:
             users[key] = value
@@ -275,10 +275,14 @@ def test_a_claimed_number_freed_by_a_deletion_is_moved_to_in_the_same_run() -> N
             ext(2, "2001", "Bob Stone", "bob@contoso.com")]
 
     ops = run_plan(directory(ada, bob), exts, links, delete_when=["disabled"], mode="property",
-                   property="businessPhones")
+                   property="businessPhones", on_change="recreate")
 
-    assert ops[1] == Update("u-bob", "Bob Stone", 2, "2000", (("number", "2000"),),
-                            after_delete=1)
+    # Edit an Extension cannot change a number: Bob's extension is re-created with 2000, which
+    # waits for the deletion of Ada's extension that frees it
+    assert ops[1:] == (Delete("u-bob", "Bob Stone", 2, "2001", RECREATED.format(new="2000")),
+                       Create("u-bob", "Bob Stone", "2000", Owned(
+                           "Bob", "Stone", "bob@contoso.com", "", "Engineer"), recreate=True,
+                           after_delete=1))
 
 
 def test_auto_numbering_leaves_a_number_freed_by_a_deletion_to_the_next_run() -> None:

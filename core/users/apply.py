@@ -52,6 +52,7 @@ def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
     outcome = Outcome()
     full = False
     stopped: SyncError | None = None
+    undeleted: dict[int | str, str] = {}  # extension ids and user ids whose deletion failed
     for op in ordered(ops):
         if before:
             before(op)  # may raise LockLost: the run stops before this write
@@ -61,6 +62,12 @@ def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
         if isinstance(op, Create) and full:
             outcome.skip(op, CAPACITY_REASON)
             continue
+        waits_for = _failed_deletion(op, undeleted)
+        if waits_for:
+            outcome.fail(op, f"not attempted: deleting extension {waits_for}, which it waits "
+                         "for, failed")
+            continue
+        failed_before = outcome.counts["failed"]
         try:
             _one(op, pbx, book, outcome, now)
         except PbxError as exc:
@@ -73,11 +80,23 @@ def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
             outcome.fail(op, str(exc))
         except SyncError as exc:
             outcome.fail(op, str(exc))
+        if isinstance(op, Delete) and outcome.counts["failed"] > failed_before:
+            undeleted[op.ext_id] = undeleted[op.user_id] = op.number
     if outcome.unresolved:
         _resolve_created(pbx, book, outcome)
     if send_welcome_email and outcome.created_ids and stopped is None:
         _welcome(pbx, outcome)
     return outcome
+
+
+def _failed_deletion(op: Operation, undeleted: dict[int | str, str]) -> str | None:
+    """The number of a failed deletion that `op` waits for: the one that frees its number,
+    or, for a re-created extension, its user's old one (else the user would have two)."""
+    if not isinstance(op, Create | Update | Adopt):
+        return None
+    if op.after_delete is not None and op.after_delete in undeleted:
+        return undeleted[op.after_delete]
+    return undeleted.get(op.user_id) if isinstance(op, Create) else None
 
 
 def _refused(op: Operation, outcome: Outcome, exc: PbxError) -> None:

@@ -31,6 +31,14 @@ from core.users.records import (
 )
 
 _MOBILE_ALLOWED = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ()+.-*# ")
+# "Edit an Extension" takes no `number`: a changed number is reported, or, when the rules
+# say so, the extension is deleted and created again with it.
+NOT_RENUMBERED = ("number {new} is not given: the PBX cannot change the number of an extension, "
+                  "so it keeps {old}; set users.numbering.on_change to recreate to re-create it "
+                  "with {new}")
+RECREATED = "re-created with number {new}, as the PBX cannot change the number of an extension"
+NOT_RENUMBERED_YET = ("number {new} is not given yet: extension {old} is synced with its number "
+                      "first, and re-created with {new} on the next run")
 
 
 # desired state ---------------------------------------------------------------------------
@@ -138,6 +146,7 @@ def plan(desired: Desired, pbx: PbxView, links: Mapping[str, Link], *,
             owner_of[ext.id] = uid
 
     property_mode = desired.numbering.get("mode") == "property"
+    recreate = desired.numbering.get("on_change", "report") == "recreate"
     claims = Counter(w.claimed for w in desired.wanted if w.claimed and not w.claim_error)
     number_owner = {e.number: e for e in exts.values()}
     taken = set(number_owner) | {link.number for link in links.values()}
@@ -171,7 +180,8 @@ def plan(desired: Desired, pbx: PbxView, links: Mapping[str, Link], *,
                             f"{claims[w.claimed]} users; none of them is given it"))
             continue
         if link is not None and link.ext_id in exts:
-            ops.extend(_keep(w, exts[link.ext_id], property_mode, free, freed_by))
+            ops.extend(_keep(w, exts[link.ext_id], property_mode, recreate, free, freed_by,
+                             taken))
         elif link is not None:
             ops.append(_recreate(w, link, property_mode, free, freed_by, allocator, taken))
         elif w.user_id in handed_over:
@@ -188,24 +198,34 @@ def plan(desired: Desired, pbx: PbxView, links: Mapping[str, Link], *,
                                  w.owned.changes(started)))
                 continue
             candidate = by_email.get(w.owned.email_addr.lower()) if w.owned.email_addr else None
-            ops.append(_new(w, candidate, owner_of, desired, property_mode, free, freed_by,
+            ops.extend(_new(w, candidate, owner_of, desired, property_mode, free, freed_by,
                             allocator, taken))
     return tuple(ops)
 
 
-def _keep(w: Wanted, ext: Extension, property_mode: bool, free: Any,
-          freed_by: Any) -> list[Operation]:
-    changes = list(w.owned.changes(ext))
-    if property_mode and w.claimed and w.claimed != ext.number:
-        reason = free(w.claimed, ext.id)
-        if reason:
-            return [Skip(w.user_id, w.label, reason)]
-        changes.append(("number", w.claimed))
-    if not changes:
-        return []
-    number = dict(changes).get("number", ext.number)
-    return [Update(w.user_id, w.label, ext.id, number, tuple(changes),
-                   after_delete=freed_by(number) if number != ext.number else None)]
+def _keep(w: Wanted, ext: Extension, property_mode: bool, recreate: bool, free: Any,
+          freed_by: Any, taken: set[str]) -> list[Operation]:
+    """A synced extension: its drifted owned fields are written; its number is never edited.
+
+    A claimed number that differs is reported, or with `recreate` the extension is deleted
+    and created with it: the creation waits for the deletion (and for the one that frees
+    the number, if any), so the deletion guard holds both together.
+    """
+    changes = w.owned.changes(ext)
+    update: list[Operation] = [Update(w.user_id, w.label, ext.id, ext.number, changes)
+                               ] if changes else []
+    if not (property_mode and w.claimed and w.claimed != ext.number):
+        return update
+    reason = free(w.claimed, ext.id)
+    if reason:
+        return [*update, Skip(w.user_id, w.label, reason)]
+    if not recreate:
+        return [*update, Skip(w.user_id, w.label,
+                              NOT_RENUMBERED.format(old=ext.number, new=w.claimed))]
+    taken.add(w.claimed)
+    return [Delete(w.user_id, w.label, ext.id, ext.number, RECREATED.format(new=w.claimed)),
+            Create(w.user_id, w.label, w.claimed, w.owned, recreate=True,
+                   after_delete=freed_by(w.claimed) or ext.id)]
 
 
 def _recreate(w: Wanted, link: Link, property_mode: bool, free: Any, freed_by: Any,
@@ -225,24 +245,38 @@ def _recreate(w: Wanted, link: Link, property_mode: bool, free: Any, freed_by: A
 
 def _new(w: Wanted, candidate: Extension | None, owner_of: Mapping[int, str], desired: Desired,
          property_mode: bool, free: Any, freed_by: Any, allocator: Allocator,
-         taken: set[str]) -> Operation:
+         taken: set[str]) -> list[Operation]:
     """A user without an extension: adopt the one with its email (U5), or create one."""
     if candidate is not None:
         if candidate.id in owner_of:
-            return Skip(w.user_id, w.label, f"email {w.owned.email_addr} belongs to extension "
-                        f"{candidate.number}, synced for another user")
+            return [Skip(w.user_id, w.label, f"email {w.owned.email_addr} belongs to extension "
+                         f"{candidate.number}, synced for another user")]
         if desired.associate_by_email:
-            changes = list(w.owned.changes(candidate))
-            if property_mode and w.claimed and w.claimed != candidate.number:
-                reason = free(w.claimed, candidate.id)
-                if reason:
-                    return Skip(w.user_id, w.label, reason)
-                changes.append(("number", w.claimed))
-            number = dict(changes).get("number", candidate.number)
-            return Adopt(w.user_id, w.label, candidate.id, number, tuple(changes),
-                         after_delete=freed_by(number) if number != candidate.number else None)
-        return Skip(w.user_id, w.label, f"extension {candidate.number} already has email "
-                    f"{w.owned.email_addr} and associate by email is off")
+            return _adopt(w, candidate, property_mode, desired, free)
+        return [Skip(w.user_id, w.label, f"extension {candidate.number} already has email "
+                     f"{w.owned.email_addr} and associate by email is off")]
+    return [_create(w, property_mode, free, freed_by, allocator, taken)]
+
+
+def _adopt(w: Wanted, candidate: Extension, property_mode: bool, desired: Desired,
+           free: Any) -> list[Operation]:
+    """Adopt by email, keeping the extension's number; a different claimed one is reported.
+
+    An extension is never deleted before it is synced: with `recreate`, the next run,
+    which finds it synced, re-creates it with the claimed number.
+    """
+    adopt = Adopt(w.user_id, w.label, candidate.id, candidate.number,
+                  w.owned.changes(candidate))
+    if not (property_mode and w.claimed and w.claimed != candidate.number):
+        return [adopt]
+    later = desired.numbering.get("on_change", "report") == "recreate"
+    reason = free(w.claimed, candidate.id) or (NOT_RENUMBERED_YET if later else NOT_RENUMBERED
+                                               ).format(old=candidate.number, new=w.claimed)
+    return [adopt, Skip(w.user_id, w.label, reason)]
+
+
+def _create(w: Wanted, property_mode: bool, free: Any, freed_by: Any, allocator: Allocator,
+            taken: set[str]) -> Operation:
     if property_mode:
         number = w.claimed or ""
         reason = free(number, None)

@@ -135,11 +135,21 @@ def create_extension(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
     return ok()  # the documents do not say that an id is returned; the worst case is assumed
 
 
+# "Edit an Extension" (…/developer-guide/edit-an-extension.html) lists `id` and the editable
+# fields; `number` and `type` of "Add an Extension" are not among them. What a PBX answers to
+# a parameter it does not take is not documented: the documented generic answer, 40002
+# PARAMETER ERROR naming the field, is given, and nothing of the edit is applied.
+_NOT_EDITABLE = ("number", "type")
+
+
 @endpoint("POST", "extension/update")
 def update_extension(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("id") in (None, ""):
         raise required("id")
     ext = store.extension(params["id"])
+    for name in _NOT_EDITABLE:
+        if name in params:
+            raise invalid(name, params[name])
     fields = {k: params[k] for k in _EDITABLE if k in params}
     for name, value in fields.items():
         _check_value(name, value)
