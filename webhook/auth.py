@@ -18,6 +18,9 @@ from flask import session as cookie
 
 from core.store.redis import DEFAULT_FLAGS, StateStore
 
+SESSION_COOKIE = "eps_session"
+SESSION_SALT = "eps-session"
+
 
 def _state() -> StateStore:
     return current_app.extensions["state"]
