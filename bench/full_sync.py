@@ -79,8 +79,8 @@ def main() -> int:
     try:
         assert sandbox.stdout is not None
         values = json.loads(sandbox.stdout.readline())
-        settings = Settings.from_env(sandbox_environment(values) | {"SECRET_KEY": "b" * 32,
-                                                                     "REDIS_URL": server.url})
+        settings = Settings.from_env(sandbox_environment(values) | {
+            "SECRET_KEY": "bench-full-sync-key-Wm6Qz1Xk8Nr3Lt5Vd9Hs", "REDIS_URL": server.url})
         graph, pbx = graph_client(settings), pbx_client(settings)
         state = StateStore(redis.Redis.from_url(server.url))
         counts = Counts(values)

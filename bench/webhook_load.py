@@ -208,11 +208,11 @@ def main() -> int:
         assert sandbox.stdout is not None
         values = json.loads(sandbox.stdout.readline())
         web_port, bare_port, floor_port = free_port(), free_port(), free_port()
-        token = secrets.token_urlsafe(16)
+        token = secrets.token_urlsafe(32)
         env = os.environ | {k: v for k, v in sandbox_environment(values).items()
                             if not k.startswith("ENTRA_") or k in (
                                 "ENTRA_AUTHORITY_HOST", "ENTRA_CA_BUNDLE")} | {
-            "REDIS_URL": server.url, "SECRET_KEY": "b" * 32, "ADMIN_TOKEN": token,
+            "REDIS_URL": server.url, "SECRET_KEY": secrets.token_urlsafe(48), "ADMIN_TOKEN": token,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{web_port}", "LOG_LEVEL": "WARNING",
             "DEBOUNCE_WINDOW_SECONDS": "600", "DEBOUNCE_MAX_CHANGES": "10"}
         store = StateStore(redis.Redis.from_url(server.url))

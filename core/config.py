@@ -8,12 +8,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from core.errors import ConfigError
+from core.secret_box import signing_key
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 ENTRA_VARIABLES = ("ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_CLIENT_SECRET")
 PBX_VARIABLES = ("PBX_BASE_URL", "PBX_CLIENT_ID", "PBX_CLIENT_SECRET")
+MIN_KEY_CHARS = 32
+MIN_DISTINCT_CHARS = 10
+MAKE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+# the SECRET_KEY of .env.example, then and now: copied as they are, they are known to all
+EXAMPLE_KEYS = ("change-me-to-a-long-random-string",
+                "replace-with-the-output-of-the-command-in-the-comment-above")
 
 
 @dataclass(frozen=True)
@@ -21,6 +28,7 @@ class Settings:
     """Process configuration from the environment; secrets are kept out of `repr`."""
 
     secret_key: str
+    secret_key_fallbacks: tuple[str, ...] = ()
     redis_url: str = DEFAULT_REDIS_URL
     public_base_url: str | None = None
     entra_tenant_id: str | None = None
@@ -42,6 +50,16 @@ class Settings:
                 f"pbx_base_url={self.pbx_base_url!r}, entra_tenant_id={self.entra_tenant_id!r})")
 
     @property
+    def signing_key(self) -> bytes:
+        """The session-signing key derived from SECRET_KEY (the sealing key is another)."""
+        return signing_key(self.secret_key)
+
+    @property
+    def signing_key_fallbacks(self) -> tuple[bytes, ...]:
+        """The signing keys of SECRET_KEY_FALLBACKS: sessions they signed stay valid."""
+        return tuple(signing_key(key) for key in self.secret_key_fallbacks)
+
+    @property
     def has_entra_credentials(self) -> bool:
         return bool(self.entra_tenant_id and self.entra_client_id and self.entra_client_secret)
 
@@ -51,9 +69,14 @@ class Settings:
         env = {k: v.strip() for k, v in environ.items() if v and v.strip()}
         problems: list[str] = []
         if "SECRET_KEY" not in env:
-            problems.append("SECRET_KEY is required (it signs sessions and encrypts secrets)")
-        elif len(env["SECRET_KEY"]) < 16:
-            problems.append("SECRET_KEY must be at least 16 characters")
+            problems.append("SECRET_KEY is required (it signs sessions and encrypts secrets): "
+                            f"make one with {MAKE_KEY}")
+        for name in ("SECRET_KEY", "ADMIN_TOKEN"):
+            if name in env:
+                problems += _weak_key(name, env[name])
+        fallbacks = tuple(dict.fromkeys(
+            key.strip() for key in env.get("SECRET_KEY_FALLBACKS", "").split(",")
+            if key.strip() and key.strip() != env.get("SECRET_KEY")))
         if require_pbx:
             problems += [f"{name} is required" for name in PBX_VARIABLES if name not in env]
         given = [name for name in ENTRA_VARIABLES if name in env]
@@ -84,6 +107,7 @@ class Settings:
             raise ConfigError(problems)
         return cls(
             secret_key=env["SECRET_KEY"],
+            secret_key_fallbacks=fallbacks,
             redis_url=env.get("REDIS_URL", DEFAULT_REDIS_URL),
             public_base_url=env.get("PUBLIC_BASE_URL"),
             entra_tenant_id=env.get("ENTRA_TENANT_ID"),
@@ -100,6 +124,19 @@ class Settings:
             debounce_window_seconds=numbers["DEBOUNCE_WINDOW_SECONDS"],
             debounce_max_changes=numbers["DEBOUNCE_MAX_CHANGES"],
         )
+
+
+def _weak_key(name: str, value: str) -> list[str]:
+    """Why `value` will not do as a key or token, if it will not: random data is wanted."""
+    if value in EXAMPLE_KEYS or "change-me" in value.lower():
+        return [f"{name} is the example value of .env.example: make a random one with {MAKE_KEY}"]
+    if len(value) < MIN_KEY_CHARS:
+        return [f"{name} must be at least {MIN_KEY_CHARS} characters of random data, not "
+                f"{len(value)}: make one with {MAKE_KEY}"]
+    if len(set(value)) < MIN_DISTINCT_CHARS:
+        return [f"{name} does not look random ({len(set(value))} distinct characters): make one "
+                f"with {MAKE_KEY}"]
+    return []
 
 
 def _url_ok(value: str, schemes: tuple[str, ...]) -> bool:

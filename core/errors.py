@@ -2,6 +2,7 @@
 
     SyncError
     ├── ConfigError            settings missing or invalid (every problem listed at once)
+    ├── SealError              a stored secret no key opens (SECRET_KEY changed, no fallback)
     ├── AuthError              no token could be had; `reason` says why
     ├── TransportError         no answer: refused, reset or timed out
     └── ApiError               an answer that says no: method, URL, status, body excerpt
@@ -44,6 +45,17 @@ class ConfigError(SyncError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class SealError(SyncError):
+    """A sealed secret that neither SECRET_KEY nor SECRET_KEY_FALLBACKS opens; `key_id` names
+    the key that sealed it (empty for a seal from before key ids)."""
+
+    def __init__(self, key_id: str) -> None:
+        made_by = f"key id {key_id}" if key_id else "a key from before key ids"
+        super().__init__(f"a stored secret was sealed with {made_by}, which is neither "
+                         "SECRET_KEY nor one of SECRET_KEY_FALLBACKS")
+        self.key_id = key_id
 
 
 class AuthError(SyncError):

@@ -45,12 +45,12 @@ class Demo:
         assert self.sandbox.stdout is not None
         self.values = json.loads(self.sandbox.stdout.readline())
         port = free_port()
-        self.token = secrets.token_urlsafe(24)
+        self.token = secrets.token_urlsafe(32)
         self.env = os.environ | {
             k: v for k, v in sandbox_environment(self.values).items()
             if k in ("ENTRA_AUTHORITY_HOST", "ENTRA_CA_BUNDLE", "GRAPH_BASE_URL", "PBX_BASE_URL",
                      "PBX_CLIENT_ID", "PBX_CLIENT_SECRET")} | {
-            "REDIS_URL": self.redis.url, "SECRET_KEY": secrets.token_urlsafe(32),
+            "REDIS_URL": self.redis.url, "SECRET_KEY": secrets.token_urlsafe(48),
             "ADMIN_TOKEN": self.token, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "PORT": str(port), "DEBOUNCE_WINDOW_SECONDS": "5", "LOG_LEVEL": "WARNING"}
         self.base = f"http://127.0.0.1:{port}"

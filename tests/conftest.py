@@ -23,7 +23,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def settings(sandbox: Sandbox) -> Settings:
-    env = sandbox_environment(sandbox.describe()) | {"SECRET_KEY": "x" * 32}
+    env = sandbox_environment(sandbox.describe()) | {"SECRET_KEY": "conftest-key-Vn2Xq7Kw4Lz9Rd1Tm6Hs3Bp8Jc"}
     return Settings.from_env(env)
 
 

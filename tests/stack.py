@@ -26,7 +26,8 @@ from sandbox.serve import ServedApp
 from webhook import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_TOKEN = "test-admin-token-0123456789"
+ADMIN_TOKEN = "test-admin-token-Fy3Kq8Wz1Xn6Rt9Lm"
+SECRET_KEY = "stack-secret-key-Pz7Wq2Xk9Ln4Rd6Vt1Hm8Bs3"
 
 
 class Stack:
@@ -38,7 +39,7 @@ class Stack:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ENTRA_")} | {
             **{k: v for k, v in sandbox_environment(values).items()
                if not k.startswith("ENTRA_") or k in ("ENTRA_AUTHORITY_HOST", "ENTRA_CA_BUNDLE")},
-            "REDIS_URL": redis_url, "SECRET_KEY": "s" * 32, "ADMIN_TOKEN": ADMIN_TOKEN,
+            "REDIS_URL": redis_url, "SECRET_KEY": SECRET_KEY, "ADMIN_TOKEN": ADMIN_TOKEN,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "DEBOUNCE_WINDOW_SECONDS": str(window), "DEBOUNCE_MAX_CHANGES": str(max_changes),
             "LOG_LEVEL": "WARNING"}
@@ -69,11 +70,16 @@ class Stack:
     def api(self, method: str, path: str, body: Any = None) -> requests.Response:
         return self.http.request(method, f"{self.web.url}{path}", json=body, timeout=30)
 
-    def connect(self) -> None:
+    def connect(self, time_zone: str | None = "UTC") -> None:
+        """Connect, and choose the schedule's time zone (the PBX's, which has no default) as
+        an administrator does before the first save of a sync part; None leaves it unset."""
         answer = self.api("PUT", "/api/connection", self.credentials)
         assert answer.status_code == 200, answer.text
         wait_for(lambda: len(self.api("GET", "/api/status").json()["subscriptions"]) == 2,
                  timeout=30, what="the users and groups subscriptions")
+        if time_zone is not None:
+            chosen = self.api("PATCH", "/api/settings", {"schedule": {"timezone": time_zone}})
+            assert chosen.status_code == 200, chosen.text
 
     def run(self, run_id: str, timeout: float = 60) -> dict[str, Any]:
         wait_for(lambda: self.api("GET", f"/api/runs/{run_id}").json()["state"]

@@ -16,14 +16,15 @@ from sandbox.runner import Sandbox
 from tests.conftest import Control
 from webhook import create_app
 
-TOKEN = "connection-test-token-000"
+TOKEN = "connection-test-token-Jw7Qz2Xk5Nd9Lr3Vm"
 
 
 @pytest.fixture
 def client(sandbox: Sandbox) -> FlaskClient:
     env = {k: v for k, v in sandbox_environment(sandbox.describe()).items()
            if k not in ("ENTRA_TENANT_ID", "ENTRA_CLIENT_ID", "ENTRA_CLIENT_SECRET")}
-    settings = Settings.from_env(env | {"SECRET_KEY": "k" * 32, "ADMIN_TOKEN": TOKEN})
+    settings = Settings.from_env(env | {"SECRET_KEY": "api-connection-Zt3Qn8Wd1Kx6Lm4Vr9",
+                                        "ADMIN_TOKEN": TOKEN})
     broker = StubBroker()
     broker.declare_queue("default")
     return create_app(settings, redis_client=fakeredis.FakeRedis(), broker=broker).test_client()

@@ -42,7 +42,8 @@ NAMES = ["Ada", "Bob", "Cy", "Di", "Ed", "Flo", "Gus", "Hal", "Ivy", "Jo", "Kim"
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Sandbox, PbxClient]]:
     with Sandbox() as sandbox:
-        env = sandbox_environment(sandbox.describe()) | {"SECRET_KEY": "p" * 32}
+        env = sandbox_environment(sandbox.describe()) | {
+            "SECRET_KEY": "plan-properties-key-Xw4Nq9Kd2Lz7Rt1Vm6Hb3"}
         client = pbx_client(Settings.from_env(env))
         yield sandbox, client
         client.token_source.close()

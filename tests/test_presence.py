@@ -59,7 +59,7 @@ def test_the_encryption_certificate_is_made_once_kept_sealed_and_renewed_before_
     from core.secret_box import SecretBox
     from core.store.stub import stub_store
 
-    state, box = stub_store(), SecretBox("k" * 32)
+    state, box = stub_store(), SecretBox("presence-test-key-Qe6Wr1Zt8Kx3Nm5Lv9Dp2Hs")
     now = dt.datetime(2026, 11, 24, tzinfo=dt.UTC)
 
     first = certificate(state, box, now)

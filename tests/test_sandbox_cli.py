@@ -22,7 +22,8 @@ def test_seeded_sandbox_serves_both_apis_and_exits_0_on_sigterm() -> None:
     try:
         assert process.stdout is not None
         values = json.loads(process.stdout.readline())
-        settings = Settings.from_env(sandbox_environment(values) | {"SECRET_KEY": "s" * 32})
+        settings = Settings.from_env(sandbox_environment(values) | {
+            "SECRET_KEY": "sandbox-cli-key-Nw5Ke8Rj2Tx7Yc1Vb4Mz9Qa6"})
         users = list(graph_client(settings).users())
         pbx = pbx_client(settings)
         extensions = list(pbx.extensions())

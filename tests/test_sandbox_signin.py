@@ -136,7 +136,7 @@ def test_presence_subscriptions_take_a_delegated_token_one_per_account(tenant: S
     bare = {"changeType": "updated", "notificationUrl": receiver.url,
             "resource": f"communications/presences/{user['id']}", "expirationDateTime": expiry,
             "clientState": "presence-state"}
-    pem, cert_id = certificate(stub_store(), SecretBox("k" * 32),
+    pem, cert_id = certificate(stub_store(), SecretBox("sandbox-signin-key-Ur3Dk7Pf1Lw9Zx5Cq2Hv8Bn"),
                                dt.datetime.now(dt.UTC))
     body = bare | {"encryptionCertificate": pem, "encryptionCertificateId": cert_id}
     try:

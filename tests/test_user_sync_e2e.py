@@ -182,7 +182,7 @@ def test_sync_command_prints_the_summary(seeded: Sandbox, redis_server: Any,
                                          state: StateStore) -> None:
     root = Path(__file__).resolve().parent.parent
     env = os.environ | sandbox_environment(seeded.describe()) | {
-        "SECRET_KEY": "c" * 32, "REDIS_URL": redis_server.url}
+        "SECRET_KEY": "user-sync-e2e-key-Kc5Wz1Xn8Qr3Lt7Vd2Hm9Bs", "REDIS_URL": redis_server.url}
 
     turn_on_users(state)
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "webhook", "sync"],
@@ -198,7 +198,8 @@ def test_sync_command_exits_1_when_a_read_fails(sandbox: Sandbox, redis_server: 
                                                  state: StateStore) -> None:
     root = Path(__file__).resolve().parent.parent
     env = os.environ | sandbox_environment(sandbox.describe()) | {
-        "SECRET_KEY": "c" * 32, "REDIS_URL": redis_server.url, "ENTRA_CLIENT_SECRET": "wrong"}
+        "SECRET_KEY": "user-sync-e2e-key-Kc5Wz1Xn8Qr3Lt7Vd2Hm9Bs", "REDIS_URL": redis_server.url,
+        "ENTRA_CLIENT_SECRET": "wrong"}
     turn_on_users(state)
 
     result = subprocess.run([sys.executable, "-m", "flask", "--app", "webhook", "sync"],

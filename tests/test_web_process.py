@@ -22,7 +22,7 @@ from core.subscriptions import SubscriptionStore
 from sandbox.redis_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET_KEY = "w" * 32
+SECRET_KEY = "web-process-key-Lp4Vb9Xq2Wm7Kd1Rz6Tn3Hs8Fj0Gc5"
 
 
 @pytest.fixture
@@ -34,7 +34,8 @@ def web(state: Any, redis_server: Any) -> Iterator[tuple[str, Path]]:
     before = set(Path(tempfile.gettempdir()).glob("eps-metrics-*"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"} | {
-        "REDIS_URL": redis_server.url, "SECRET_KEY": SECRET_KEY, "ADMIN_TOKEN": "t" * 24,
+        "REDIS_URL": redis_server.url, "SECRET_KEY": SECRET_KEY,
+        "ADMIN_TOKEN": "web-process-Yb6Qw1Ez8Ru3Ti5Op0Ma",
         "PBX_BASE_URL": "http://127.0.0.1:1", "PBX_CLIENT_ID": "id", "PBX_CLIENT_SECRET": "s",
         "LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(

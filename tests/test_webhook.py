@@ -14,10 +14,12 @@ from flask.testing import FlaskClient
 from core.config import Settings
 from core.connection import Credentials
 from core.secret_box import SecretBox
+from core.sync_settings import defaults, merge
 from webhook import create_app
 
-TOKEN = "admin-token-for-tests-000"
-SETTINGS = Settings.from_env({"SECRET_KEY": "k" * 32, "PBX_BASE_URL": "http://127.0.0.1:1",
+TOKEN = "admin-token-for-tests-Rk4Wz8Ns2Qd6Jv1Lx9"
+SETTINGS = Settings.from_env({"SECRET_KEY": "webhook-test-key-Hd2Ks9Wq5Zr1Xm7Vc3Tb8Np4",
+                              "PBX_BASE_URL": "http://127.0.0.1:1",
                               "PBX_CLIENT_ID": "id", "PBX_CLIENT_SECRET": "pbx-secret",
                               "ADMIN_TOKEN": TOKEN})
 
@@ -37,6 +39,8 @@ def client(broker: StubBroker) -> Iterator[FlaskClient]:
         "expires_at": "2030-01-01T00:00:00Z",
         "client_state": SecretBox(SETTINGS.secret_key).seal("the-client-state")})
     app.extensions["connection"].save(Credentials("tenant-1", "client-1", "entra-secret"))
+    # the schedule's time zone, chosen before any part is turned on (test_schedule_zone.py)
+    app.extensions["state"].save_settings(merge(defaults(), {"schedule": {"timezone": "UTC"}}))
     yield app.test_client()
 
 

@@ -8,7 +8,8 @@ import redis
 from core.config import Settings
 from webhook import create_app
 
-SETTINGS = Settings.from_env({"SECRET_KEY": "s" * 32, "PBX_BASE_URL": "http://127.0.0.1:1",
+SETTINGS = Settings.from_env({"SECRET_KEY": "webhook-health-key-Gt5Lp1Xs8Qe3Wz7Kc2Vm9Rb",
+                              "PBX_BASE_URL": "http://127.0.0.1:1",
                               "PBX_CLIENT_ID": "id", "PBX_CLIENT_SECRET": "secret"})
 
 
