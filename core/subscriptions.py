@@ -16,6 +16,7 @@ from core.errors import GraphError
 from core.graph.client import GraphClient
 from core.secret_box import SecretBox
 from core.store.redis import StateStore
+from core.store.swap import swap_field
 
 RESOURCES = (("users", "updated,deleted"), ("groups", "updated,deleted"))
 CONTACT_CHANGES = "created,updated,deleted"
@@ -46,7 +47,16 @@ class SubscriptionStore:
 
     def client_state(self, subscription_id: str) -> str | None:
         record = self.get(subscription_id)
-        return self.box.open(record["client_state"]) if record else None
+        return self.open_client_state(record) if record else None
+
+    def open_client_state(self, record: dict[str, Any]) -> str:
+        """`record`'s client state (SealError when no key opens it); one sealed under an older
+        key is sealed again under SECRET_KEY, unless the record changed meanwhile."""
+        opened = self.box.open(record["client_state"])
+        if self.box.stale(record["client_state"]):
+            swap_field(self.redis, self.key, record["id"], json.dumps(record),
+                       json.dumps(record | {"client_state": self.box.seal(opened)}))
+        return opened
 
     def save(self, record: dict[str, Any]) -> None:
         self.redis.hset(self.key, record["id"], json.dumps(record))

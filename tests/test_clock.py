@@ -111,7 +111,8 @@ def test_presence_polls_once_per_interval_and_only_when_on() -> None:
     state = stub_store()
     broker = StubBroker()
     broker.declare_queue("default")
-    settings = Settings.from_env({"SECRET_KEY": "k" * 32, "PBX_BASE_URL": "http://127.0.0.1:1",
+    settings = Settings.from_env({"SECRET_KEY": "clock-test-key-Mf8Ws2Kz6Qx1Nr4Tj9Hb3Vd7Lc",
+                                  "PBX_BASE_URL": "http://127.0.0.1:1",
                                   "PBX_CLIENT_ID": "id", "PBX_CLIENT_SECRET": "secret"})
     connection = ConnectionStore(state, SecretBox(settings.secret_key))
     connection.save(Credentials("tenant", "client", "secret"))

@@ -153,7 +153,8 @@ def main() -> None:
     state = StateStore(redis.Redis.from_url(settings.redis_url))
     scheduler = BlockingScheduler(timezone=dt.UTC)
     clock = Clock(state, make_broker(settings.redis_url), scheduler,
-                  connection=ConnectionStore(state, SecretBox(settings.secret_key)),
+                  connection=ConnectionStore(state, SecretBox(settings.secret_key,
+                                                               settings.secret_key_fallbacks)),
                   settings=settings)
     now = dt.datetime.now(dt.UTC)
     scheduler.add_job(clock.refresh, "interval", seconds=30, next_run_time=now, id="refresh")

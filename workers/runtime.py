@@ -28,7 +28,7 @@ class Runtime:
         self.redis = redis.Redis.from_url(settings.redis_url, socket_timeout=5,
                                           socket_connect_timeout=2)
         self.state = StateStore(self.redis)
-        self.box = SecretBox(settings.secret_key)
+        self.box = SecretBox(settings.secret_key, settings.secret_key_fallbacks)
         self.connection = ConnectionStore(self.state, self.box)
         self.subscriptions = SubscriptionStore(self.state, self.box)
         self.presence_authorization = PresenceAuthorization(self.state, self.box)

@@ -29,13 +29,14 @@ from cryptography.x509.oid import NameOID
 
 from core.config import Settings
 from core.connection import Credentials, sign_in_for
-from core.errors import AuthError, GraphError, SyncError
+from core.errors import AuthError, GraphError, SealError, SyncError
 from core.graph.auth import SignIn
 from core.graph.client import GraphClient
 from core.http import Transport, new_session
 from core.presence.plan import effective
 from core.secret_box import SecretBox
 from core.store.redis import StateStore
+from core.store.swap import swap
 from core.subscriptions import SubscriptionStore, iso, kind_of, recently_authorized
 
 SCOPES = ("Presence.Read.All",)
@@ -44,6 +45,8 @@ CERTIFICATE_RENEW_DAYS = 30
 MAX_IDS = 650
 LIFETIME = dt.timedelta(minutes=55)
 RENEW_WHEN_LEFT = dt.timedelta(minutes=20)
+UNREADABLE = ("the stored presence authorization cannot be opened with SECRET_KEY: authorize "
+              "again, or set SECRET_KEY_FALLBACKS to the old key; meanwhile everyone is polled")
 
 
 class PresenceAuthorization:
@@ -62,8 +65,20 @@ class PresenceAuthorization:
             "cache": self.box.seal(cache), "problem": None}))
 
     def cache(self) -> str | None:
-        record = self.get()
-        return self.box.open(record["cache"]) if record else None
+        """The opened token cache, or None when nobody authorized or no key opens it (as good
+        as not authorized). One sealed under an older key is sealed again under SECRET_KEY,
+        unless a refresh stored a new one meanwhile."""
+        raw = self.redis.get(self.key)
+        if not raw:
+            return None
+        record = json.loads(raw)
+        try:
+            cache = self.box.open(record["cache"])
+        except SealError:
+            return None
+        if self.box.stale(record["cache"]):
+            swap(self.redis, self.key, raw, json.dumps(record | {"cache": self.box.seal(cache)}))
+        return cache
 
     def update(self, **changes: Any) -> None:
         record = self.get()
@@ -81,7 +96,10 @@ class PresenceAuthorization:
         record = self.get()
         if record is None:
             return {"authorized": False}
-        return {"authorized": True} | {k: v for k, v in record.items() if k != "cache"}
+        shown = {k: v for k, v in record.items() if k != "cache"}
+        if self.cache() is None:
+            return shown | {"authorized": False, "problem": UNREADABLE}
+        return {"authorized": True} | shown
 
 
 class DelegatedTokens:
@@ -187,9 +205,9 @@ def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
     (a renewal also reauthorizes it); the ids covered, and whether it is new or renewed (its
     users' presence may have changed unseen meanwhile)."""
     record = current(store)
-    if record is not None and record.get("user_ids") != user_ids:
-        drop(graph, store)
-        record = None
+    if record is not None and (record.get("user_ids") != user_ids or not _opens(store, record)):
+        drop(graph, store)  # other users, or a client state no key opens: its notifications
+        record = None  # would all be dropped while its users go unpolled
     if not user_ids:
         return [], False
     if record is None:
@@ -230,6 +248,14 @@ def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
     store.save(record | {"expires_at": answer.get("expirationDateTime", iso(now + LIFETIME)),
                          "authorized_at": iso(now)})
     return user_ids, True
+
+
+def _opens(store: SubscriptionStore, record: dict[str, Any]) -> bool:
+    try:
+        store.open_client_state(record)
+    except SealError:
+        return False
+    return True
 
 
 def _delete_strays(graph: GraphClient, owner: str) -> None:
