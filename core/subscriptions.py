@@ -12,7 +12,7 @@ import json
 import secrets
 from typing import Any
 
-from core.errors import GraphError
+from core.errors import GraphError, SealError
 from core.graph.client import GraphClient
 from core.secret_box import SecretBox
 from core.store.redis import StateStore
@@ -57,6 +57,15 @@ class SubscriptionStore:
             swap_field(self.redis, self.key, record["id"], json.dumps(record),
                        json.dumps(record | {"client_state": self.box.seal(opened)}))
         return opened
+
+    def opens(self, record: dict[str, Any]) -> bool:
+        """Whether a key this app holds opens `record`'s client state (sealing it again under
+        SECRET_KEY if an older key did)."""
+        try:
+            self.open_client_state(record)
+        except SealError:
+            return False
+        return True
 
     def save(self, record: dict[str, Any]) -> None:
         self.redis.hset(self.key, record["id"], json.dumps(record))

@@ -205,7 +205,7 @@ def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
     (a renewal also reauthorizes it); the ids covered, and whether it is new or renewed (its
     users' presence may have changed unseen meanwhile)."""
     record = current(store)
-    if record is not None and (record.get("user_ids") != user_ids or not _opens(store, record)):
+    if record is not None and (record.get("user_ids") != user_ids or not store.opens(record)):
         drop(graph, store)  # other users, or a client state no key opens: its notifications
         record = None  # would all be dropped while its users go unpolled
     if not user_ids:
@@ -248,14 +248,6 @@ def keep(graph: GraphClient, store: SubscriptionStore, user_ids: list[str], *,
     store.save(record | {"expires_at": answer.get("expirationDateTime", iso(now + LIFETIME)),
                          "authorized_at": iso(now)})
     return user_ids, True
-
-
-def _opens(store: SubscriptionStore, record: dict[str, Any]) -> bool:
-    try:
-        store.open_client_state(record)
-    except SealError:
-        return False
-    return True
 
 
 def _delete_strays(graph: GraphClient, owner: str) -> None:
