@@ -21,15 +21,16 @@ from dramatiq.brokers.stub import StubBroker
 from flask import Flask
 from flask.testing import FlaskClient
 
-from core.clients import sandbox_environment
+from core.clients import graph_client, sandbox_environment
 from core.config import Settings
 from core.connection import ConnectionStore, Credentials
 from core.errors import SealError, SyncError
 from core.presence.subscription import PresenceAuthorization
 from core.secret_box import SecretBox, signing_key
 from core.store.redis import StateStore
-from core.subscriptions import SubscriptionStore
+from core.subscriptions import SubscriptionStore, maintain
 from sandbox.runner import Sandbox
+from sandbox.serve import ServedApp
 from webhook import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,8 +41,9 @@ PBX = {"PBX_BASE_URL": "http://127.0.0.1:1", "PBX_CLIENT_ID": "id", "PBX_CLIENT_
 UNREADABLE = ("the stored client secret cannot be opened with SECRET_KEY: set "
               "SECRET_KEY_FALLBACKS to the old key, or connect again")
 NEEDS_WEBHOOK_PATCH = pytest.mark.xfail(
-    strict=True, reason="create_app and ClientStates need the patch in the keys report; "
-                        "remove this mark once webhook/__init__.py and notifications.py have it")
+    strict=True, reason="create_app's SecretBox and ClientStates.get need the patch in the keys "
+                        "report; remove this mark once webhook/__init__.py and notifications.py "
+                        "have it")
 
 
 def app_with(env: dict[str, str], redis: Any = None) -> Flask:
@@ -228,7 +230,6 @@ def test_a_rotated_key_keeps_the_web_app_connected_and_seals_again() -> None:
     assert stored_seals(state)[0].startswith(f"v1:{SecretBox(NEW_KEY).key_id}:")
 
 
-@NEEDS_WEBHOOK_PATCH
 def test_the_web_app_signs_sessions_with_the_signing_key() -> None:
     app = app_with({"SECRET_KEY": NEW_KEY, "SECRET_KEY_FALLBACKS": OLD_KEY})
 
@@ -252,3 +253,28 @@ def test_a_notification_whose_client_state_no_key_opens_is_dropped_with_202() ->
     assert not app.extensions["broker"].queues["default"].queue
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'eps_notifications_total{outcome="unreadable_client_state"} 2.0' in metrics
+
+
+@pytest.mark.xfail(strict=True, reason="maintain() needs the patch in the keys report; remove "
+                                       "this mark once core/subscriptions.py has it")
+def test_the_upkeep_replaces_a_subscription_whose_client_state_no_key_opens(
+        sandbox: Sandbox) -> None:
+    values = sandbox.describe()
+    app = app_with(sandbox_environment(values) | {"SECRET_KEY": NEW_KEY})
+    served = ServedApp(app)
+    graph = graph_client(app.extensions["settings"])
+    urls = {"notification_url": f"{served.url}/graph/notifications",
+            "lifecycle_url": f"{served.url}/graph/lifecycle"}
+    now = dt.datetime.now(dt.UTC)
+    try:
+        before = maintain(graph, SubscriptionStore(app.extensions["state"], SecretBox(OLD_KEY)),
+                          now=now, **urls)
+        after = maintain(graph, app.extensions["subscriptions"], now=now, **urls)
+        at_graph = {s["id"] for s in graph.subscriptions()}
+    finally:
+        served.stop()
+
+    assert {s["resource"] for s in after} == {s["resource"] for s in before} == {"users", "groups"}
+    assert at_graph == {s["id"] for s in after} and not at_graph & {s["id"] for s in before}
+    store = app.extensions["subscriptions"]
+    assert all(store.opens(record) for record in store.all().values())
