@@ -113,6 +113,18 @@ class Keys:
         """A sign-in flow in progress: sso | presence."""
         return self._k(kind, "flow", state)
 
+    def session(self, session_id: str) -> str:
+        """A browser's session (SSO or the admin token); it lives 8 hours from its last use."""
+        return self._k("session", session_id)
+
+    def sessions_epoch(self) -> str:
+        """A counter: SSO sessions opened under an older value are over (SSO off, disabled)."""
+        return self._k("sessions", "epoch")
+
+    def rate(self, bucket: str, address: str) -> str:
+        """A one-minute counter of `bucket` (sso-login | admin-failures) for a client address."""
+        return self._k("rate", bucket, address)
+
     def metrics(self) -> str:
         """Hash: `<actor>|<outcome>` and `<actor>|seconds`, written by every worker."""
         return self._k("metrics", "actors")
