@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask import Flask, Request, Response, jsonify
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from core import logs
 from core.config import Settings
-from core.connection import ConnectionStore, client_for
+from core.connection import ConnectionStore, Credentials, client_for, sign_in_for
 from core.debounce import Debouncer
 from core.errors import ConfigError
 from core.secret_box import SecretBox
@@ -23,26 +23,21 @@ from webhook import (
     admin,
     api,
     api_connection,
+    api_session,
     api_switches,
+    auth,
     cli,
     entra_api,
     notifications,
     presence_auth,
     sso,
 )
+from webhook.limits import Limiter
 from webhook.metrics import Metrics
+from webhook.sessions import Sessions
 from workers.broker import make_broker
 
 MAX_BODY = 1024 * 1024
-
-
-class _Sessions(SecureCookieSessionInterface):
-    """Signed-cookie sessions for sign-in and the admin page; Graph's endpoints open none."""
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith("/graph/"):
-            return None  # Flask puts a null session in its place
-        return super().open_session(app, request)
 
 
 def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | None = None,
@@ -52,10 +47,10 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
         settings = Settings.from_env(os.environ)
         logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
     app = Flask(__name__)
-    app.session_interface = _Sessions()
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY,
-                      SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_SECURE=(settings.public_base_url or "").startswith("https"))
+    # sessions live in Redis (webhook/sessions.py); the key signs the cookie's session id
+    app.config.update(SECRET_KEY=settings.signing_key,
+                      SECRET_KEY_FALLBACKS=list(settings.signing_key_fallbacks),
+                      MAX_CONTENT_LENGTH=MAX_BODY)
     client = redis_client or redis.Redis.from_url(settings.redis_url, socket_timeout=5,
                                                   socket_connect_timeout=2)
     state = StateStore(client)
@@ -67,31 +62,39 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
         client_states=notifications.ClientStates(subscriptions),
         debouncer=Debouncer(client, window=settings.debounce_window_seconds,
                             max_changes=settings.debounce_max_changes),
-        broker=broker or make_broker(settings.redis_url), metrics=Metrics(state))
+        broker=broker or make_broker(settings.redis_url), metrics=Metrics(state),
+        sessions=Sessions(client, state.keys), limiter=Limiter(client, state.keys))
     app.register_blueprint(notifications.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(api_connection.blueprint)
     app.register_blueprint(api_switches.blueprint)
+    app.register_blueprint(api_session.blueprint)
     app.register_blueprint(sso.blueprint)
     app.register_blueprint(presence_auth.blueprint)
     app.register_blueprint(entra_api.blueprint)
     app.register_blueprint(admin.blueprint)
 
-    cached: list[Any] = []  # (credentials, client): MSAL keeps the token until near expiry
-    lock = threading.Lock()
+    def per_credentials(build: Callable[[Settings, Credentials], Any]) -> Callable[[], Any]:
+        """One object a process for the stored credentials, built again for new ones: a
+        Graph client (MSAL keeps its token until near expiry) or the sign-in app (MSAL's
+        discovery is done once, not on every /sso/login)."""
+        cached: list[tuple[Credentials, Any]] = []
+        lock = threading.Lock()
 
-    def graph() -> Any:
-        """A Graph client for the stored credentials (sign-in and the admin's pickers); a new
-        secret gets a new client at once."""
-        credentials = app.extensions["connection"].credentials(settings)
-        if credentials is None:
-            raise ConfigError(["not connected: no Entra ID credentials are set"])
-        with lock:
-            if not cached or cached[0][0] != credentials:
-                cached[:] = [(credentials, client_for(settings, credentials))]
-            return cached[0][1]
+        def current() -> Any:
+            credentials = app.extensions["connection"].credentials(settings)
+            if credentials is None:
+                raise ConfigError(["not connected: no Entra ID credentials are set"])
+            with lock:
+                if not cached or cached[0][0] != credentials:
+                    cached[:] = [(credentials, build(settings, credentials))]
+                return cached[0][1]
 
-    app.extensions["graph"] = graph
+        return current
+
+    app.extensions["graph"] = per_credentials(client_for)
+    app.extensions["sign_in"] = per_credentials(sign_in_for)
+    app.after_request(auth.end_sso_sessions_when_closed)
     cli.register(app)
 
     @app.errorhandler(HTTPException)

@@ -1,29 +1,45 @@
-"""Who is calling (S1, S2): the admin API's bearer token and the session of a signed-in user.
+"""Who is calling (S1, S2): the admin API's bearer token, and the sessions of the admin page and
+of signed-in users. Views import `admin_only` and `signed_in` from here; nothing else reads or
+writes the session cookie, and this module imports no view module (imports run one way).
 
-Views import `admin_only` and `signed_in` from here, and nothing else reads or writes the
-session cookie. This module imports no view module, so imports in webhook/ run one way.
-The cookie is Flask's, signed with SECRET_KEY; signing in itself is in sso.py.
+The cookie carries only a random session id, signed; the session is kept in Redis
+(webhook/sessions.py) and checked on every use: an SSO session ends when sign-in closes or the
+user is no longer synced, and its admin rights follow `sso.admin_group_ids` at once and Entra
+at least every ten minutes (webhook/standing.py). Signing in is in sso.py.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
-from flask import session as cookie
+from flask import Response, after_this_request, current_app, g, jsonify, request
+from itsdangerous import BadSignature, URLSafeSerializer
 
+from core.errors import SyncError
 from core.store.redis import DEFAULT_FLAGS, StateStore
+from webhook.limits import ADMIN_FAILURES, address, limiter, too_many
+from webhook.sessions import Sessions
+from webhook.standing import standing
 
 SESSION_COOKIE = "eps_session"
 SESSION_SALT = "eps-session"
+RECHECK_SECONDS = 600  # app.config["SSO_RECHECK_SECONDS"] overrides it
+RETRY_SECONDS = 60
+Session = tuple[str, dict[str, Any]]
 
 
 def _state() -> StateStore:
     return current_app.extensions["state"]
+
+
+def _sessions() -> Sessions:
+    return current_app.extensions["sessions"]
 
 
 def sign_in_closed() -> str | None:
@@ -43,51 +59,169 @@ def redirect_uri() -> str:
     return str(listed[0]) if listed else f"{base.rstrip('/')}/sso/callback"
 
 
-def start_session(*, user_id: str, name: str, number: str, admin: bool) -> None:
+def https() -> bool:
+    """Whether cookies are `Secure`: the app is served at an https PUBLIC_BASE_URL."""
+    return (current_app.extensions["settings"].public_base_url or "").startswith("https")
+
+
+def signer() -> URLSafeSerializer:
+    """Signs the cookie's session id with SECRET_KEY (its fallbacks still verify)."""
+    keys = [*(current_app.config.get("SECRET_KEY_FALLBACKS") or ()), current_app.secret_key]
+    return URLSafeSerializer(keys, salt=SESSION_SALT)
+
+
+# sessions ----------------------------------------------------------------------------------
+def start_session(*, user_id: str, name: str, number: str, admin: bool,
+                  groups: list[str]) -> None:
     """A new session for a user who just signed in, with a fresh CSRF token."""
-    cookie.clear()
-    cookie.update(user_id=user_id, name=name, number=number, admin=admin,
-                  csrf=secrets.token_urlsafe(16))
+    _open({"kind": "sso", "user_id": user_id, "name": name, "number": number, "admin": admin,
+           "groups": sorted(groups), "checked_at": time.time()}, samesite="Lax")
+
+
+def start_token_session() -> None:
+    """A session for the admin page, traded for ADMIN_TOKEN; `SameSite=Strict`."""
+    _open({"kind": "token", "token": _token_mark(), "admin": True}, samesite="Strict")
 
 
 def end_session() -> None:
-    cookie.clear()
-
-
-def csrf_token() -> str | None:
-    """The session's token that forms posting to /me and /sso/logout carry."""
-    return cookie.get("csrf")
-
-
-def csrf_matches(given: str | None) -> bool:
-    return given == cookie.get("csrf")
+    """End the session the cookie names, on the server, and drop the cookie."""
+    current = _cookie_session_id()
+    if current:
+        _sessions().end(current)
+    g.eps_session = None
+    after_this_request(_drop_cookie)
 
 
 def signed_in() -> dict[str, Any] | None:
     """The signed-in user, while sign-in is open and the user is still synced."""
-    if not cookie.get("user_id") or sign_in_closed():
+    session = _session()
+    if session is None or session[1]["kind"] != "sso":
         return None
-    link = _state().user_links().get(cookie["user_id"])
-    if link is None:
-        return None
-    return {"id": cookie["user_id"], "name": cookie.get("name"), "number": link.number,
-            "admin": bool(cookie.get("admin"))}
+    record = session[1]
+    return {"id": record["user_id"], "name": record["name"], "number": record["number"],
+            "admin": bool(record["admin"])}
 
 
-def bearer_refusal() -> str | None:
-    """Why the request carries no valid `Bearer $ADMIN_TOKEN`, or None when it does."""
+def csrf_token() -> str | None:
+    """The session's token that forms posting to /me and /sso/logout carry."""
+    session = _session()
+    return None if session is None else str(session[1]["csrf"])
+
+
+def csrf_matches(given: str | None) -> bool:
+    expected = csrf_token()
+    return bool(expected and given) and hmac.compare_digest(str(given), str(expected))
+
+
+def end_sso_sessions_when_closed(response: Response) -> Response:
+    """After an admin's change, SSO sessions end at once if it closed sign-in (SSO off, the
+    integration disabled or disconnected); they do not come back when it opens again."""
+    if (request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 400
+            and request.path.startswith("/api/") and sign_in_closed()):
+        _sessions().end_sso()
+    return response
+
+
+def _open(record: dict[str, Any], *, samesite: str) -> None:
+    previous = _cookie_session_id()
+    if previous:  # a new session never reuses the id a browser brought (no fixation)
+        _sessions().end(previous)
+    session_id = _sessions().open(record | {"csrf": secrets.token_urlsafe(16)})
+    g.eps_session = None
+    value = signer().dumps(session_id)
+
+    @after_this_request
+    def _set_cookie(response: Response) -> Response:
+        response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite=samesite,
+                            secure=https(), path="/")
+        return response
+
+
+def _drop_cookie(response: Response) -> Response:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, secure=https())
+    return response
+
+
+def _cookie_session_id() -> str | None:
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    try:
+        return str(signer().loads(raw))
+    except BadSignature:
+        return None
+
+
+def _session() -> Session | None:
+    """The live session the cookie names, checked again; once a request."""
+    if "eps_session" not in g:
+        g.eps_session = _checked_session()
+    return g.eps_session
+
+
+def _checked_session() -> Session | None:
+    session_id = _cookie_session_id()
+    record = _sessions().load(session_id) if session_id else None
+    if session_id is None or record is None:
+        return None
+    if record["kind"] == "token":
+        if hmac.compare_digest(record.get("token", ""), _token_mark() or "-"):
+            return session_id, record
+        _sessions().end(session_id)  # ADMIN_TOKEN changed or was unset
+        return None
+    if sign_in_closed():
+        _sessions().end_sso()
+        return None
+    link = _state().user_links().get(record["user_id"])
+    if link is None:  # no longer synced
+        _sessions().end(session_id)
+        return None
+    record["number"] = link.number
+    groups = sorted(_state().settings()["sso"]["admin_group_ids"])
+    every = current_app.config.get("SSO_RECHECK_SECONDS", RECHECK_SECONDS)
+    if record["groups"] == groups and time.time() - record["checked_at"] < every:
+        return session_id, record
+    try:
+        now = standing(current_app.extensions["graph"](), record["user_id"], groups)
+    except SyncError:  # Entra cannot say now: no admin rights until it can; ask in a minute
+        record |= {"admin": False, "groups": groups,
+                   "checked_at": time.time() - every + min(every, RETRY_SECONDS)}
+    else:
+        if not now.enabled:
+            _sessions().end(session_id)
+            return None
+        record |= {"admin": now.admin, "groups": groups, "checked_at": time.time()}
+    _sessions().save(session_id, record)
+    return session_id, record
+
+
+# the admin token ---------------------------------------------------------------------------
+def _token_mark() -> str | None:
+    """What a token session keeps of ADMIN_TOKEN: a keyed hash, never the token."""
+    token = current_app.extensions["settings"].admin_token
+    if not token:
+        return None
+    key = current_app.secret_key  # bytes: the signing key
+    return hmac.new(key, b"admin token " + token.encode(), hashlib.sha256).hexdigest()
+
+
+def token_refusal(given: str) -> tuple[Response, int] | None:
+    """None when `given` is ADMIN_TOKEN; else 401, or 429 once this address failed too often
+    (then no token is even compared, the right one neither)."""
+    wait = limiter().wait(ADMIN_FAILURES, address())
+    if wait:
+        return too_many(wait, "failed admin tokens")
     expected = current_app.extensions["settings"].admin_token
     if not expected:
-        return "the admin API is disabled: set ADMIN_TOKEN"
-    given = request.headers.get("Authorization", "")
-    token = given[7:] if given.startswith("Bearer ") else ""
-    if not hmac.compare_digest(token.encode(), expected.encode()):
-        return "a valid bearer token is required"
-    return None
+        return _refused("the admin API is disabled: set ADMIN_TOKEN")
+    if hmac.compare_digest(given.encode(), expected.encode()):
+        return None
+    limiter().hit(ADMIN_FAILURES, address())
+    return _refused("a valid admin token is required")
 
 
 def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Bearer ADMIN_TOKEN, or the SSO session of an admin (S1).
+    """Bearer ADMIN_TOKEN, or the session of the admin page or of an SSO admin (S1).
 
     A session is accepted only with the `X-Requested-With` header, which another site cannot
     send without a CORS preflight: a cookie alone never changes anything (no CSRF).
@@ -95,14 +229,17 @@ def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        if "Authorization" not in request.headers and request.headers.get("X-Requested-With"):
-            user = signed_in()
-            if user is not None and user["admin"]:
-                return view(*args, **kwargs)
-            return _refused("sign in as an administrator")
-        refusal = bearer_refusal()
-        if refusal is not None:
-            return _refused(refusal)
+        given = request.headers.get("Authorization")
+        if given is not None:
+            refusal = token_refusal(given[7:] if given.startswith("Bearer ") else "")
+            if refusal is not None:
+                return refusal
+        elif not request.headers.get("X-Requested-With"):
+            return _refused("a valid bearer token is required")
+        else:
+            session = _session()
+            if session is None or not session[1]["admin"]:
+                return _refused("sign in as an administrator")
         return view(*args, **kwargs)
 
     return guarded

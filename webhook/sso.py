@@ -1,19 +1,27 @@
 """Sign-in with Microsoft (S1, S2) and a synced user's own page, `/me` (P2 self-service).
 
-The flow waits in Redis under its `state` (ten minutes), so the form_post callback needs no
-cookie; the session cookie (webhook/auth.py) holds who signed in. Only synced users
+`/sso/login` is limited per client address and reuses one MSAL app for the stored
+credentials. The flow waits in Redis under its `state` (ten minutes), bound to the browser that
+asked by a cookie of its own (`eps_signin`, HttpOnly, sent only to /sso/callback): an answer
+posted from another browser is refused (no login CSRF). That cookie is `SameSite=None; Secure`
+on https, because Entra's form_post reaches the callback from another site. Only synced users
 with an enabled account get in; members of `sso.admin_group_ids` may also use the admin API.
-Disabling the integration or SSO closes the door at once, sessions included.
+The session (webhook/auth.py) is kept on the server and checked again on every use.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, request
 
-from core.connection import ConnectionStore, sign_in_for
-from core.errors import AuthError, SyncError
+from core.connection import sign_in_for
+from core.errors import AuthError, ConfigError, SyncError
+from core.graph.auth import SignIn
 from core.presence.plan import AVAILABILITY, PBX_PRESENCE, effective, map_errors
 from core.store.redis import StateStore
 from webhook import presence_auth
@@ -21,32 +29,46 @@ from webhook.auth import (
     csrf_matches,
     csrf_token,
     end_session,
+    https,
     redirect_uri,
     sign_in_closed,
     signed_in,
     start_session,
 )
+from webhook.limits import SSO_LOGIN, address, limiter
 from webhook.pages import page
+from webhook.standing import standing
 
 blueprint = Blueprint("sso", __name__)
 FLOW_TTL = 600
+BROWSER_COOKIE = "eps_signin"
+HINT_CHARS = 256
 
 
 def _state() -> StateStore:
     return current_app.extensions["state"]
 
 
-def _sign_in() -> Any:
-    settings = current_app.extensions["settings"]
-    connection: ConnectionStore = current_app.extensions["connection"]
-    credentials = connection.credentials(settings)
-    if credentials is None:
-        raise AuthError("refused", "the tenant is not connected")
-    return sign_in_for(settings, credentials)
+def _sign_in() -> SignIn:
+    """The process's sign-in app for the stored credentials."""
+    try:
+        return current_app.extensions["sign_in"]()
+    except ConfigError:
+        raise AuthError("refused", "the tenant is not connected") from None
+
+
+def _digest(browser: str) -> str:
+    return hashlib.sha256(f"sign-in browser {browser}".encode()).hexdigest()
 
 
 @blueprint.get("/sso/login")
 def login() -> Any:
+    wait = limiter().hit(SSO_LOGIN, address())
+    if wait:
+        answer = page("Sign in", f"Too many sign-ins from your address: try again in {wait} s.",
+                      429)
+        answer.headers["Retry-After"] = str(wait)
+        return answer
     closed = sign_in_closed()
     if closed:
         return page("Sign in", closed, 403)
@@ -54,9 +76,15 @@ def login() -> Any:
         flow = _sign_in().begin(redirect_uri())
     except AuthError as exc:
         return page("Sign in", f"Sign-in is unavailable: {exc.reason}.", 503)
-    _state().put_flow("sso", flow, FLOW_TTL)
-    hint = request.args.get("login_hint")
-    return redirect(flow["auth_uri"] + (f"&login_hint={hint}" if hint else ""))
+    browser = request.cookies.get(BROWSER_COOKIE, "")
+    if not 32 <= len(browser) <= 64:  # one value for the browser's sign-ins in other tabs too
+        browser = secrets.token_urlsafe(32)
+    _state().put_flow("sso", flow | {"browser": _digest(browser)}, FLOW_TTL)
+    hint = request.args.get("login_hint", "")[:HINT_CHARS]
+    answer = redirect(flow["auth_uri"] + ("&" + urlencode({"login_hint": hint}) if hint else ""))
+    answer.set_cookie(BROWSER_COOKIE, browser, max_age=FLOW_TTL, path="/sso/callback",
+                      httponly=True, secure=https(), samesite="None" if https() else None)
+    return answer
 
 
 @blueprint.route("/sso/callback", methods=["GET", "POST"])
@@ -71,35 +99,43 @@ def callback() -> Any:
     flow = _state().take_flow("sso", answer.get("state", ""))
     if flow is None:
         return page("Sign in", "This sign-in has expired or was already used. Start again.",
-                     400)
-    try:
-        claims = _sign_in().finish(flow, answer)
+                    400)
+    if not hmac.compare_digest(str(flow.pop("browser", "")),
+                               _digest(request.cookies.get(BROWSER_COOKIE, ""))):
+        return page("Sign in", "This sign-in was started in another browser, or this browser "
+                    "did not keep its sign-in cookie. Start again from this browser.", 400)
+    return _signed_in_as(flow, answer)
+
+
+def _signed_in_as(flow: dict[str, Any], answer: dict[str, str]) -> Any:
+    settings = current_app.extensions["settings"]
+    credentials = current_app.extensions["connection"].credentials(settings)
+    if credentials is None:
+        return page("Sign in", "Sign-in is unavailable: the tenant is not connected.", 503)
+    try:  # an app of its own: the shared one keeps no user's tokens
+        claims = sign_in_for(settings, credentials).finish(flow, answer)
     except AuthError as exc:
         return page("Sign in", f"Sign-in failed: {exc.reason}.", 401)
     user_id = str(claims.get("oid", ""))
     link = _state().user_links().get(user_id)
     if link is None:
         return page("Sign in", "Your account is not synced to an extension on this PBX.", 403)
+    groups = list(_state().settings()["sso"]["admin_group_ids"])
     try:
-        graph = current_app.extensions["graph"]()
-        enabled = graph.request("GET", f"users/{user_id}",
-                                params={"$select": "accountEnabled"}).get("accountEnabled")
-        admins = _state().settings()["sso"]["admin_group_ids"]
-        admin = any(user_id in set(graph.group_user_ids(g)) for g in admins)
+        now = standing(current_app.extensions["graph"](), user_id, groups)
     except SyncError as exc:
         return page("Sign in", f"Sign-in is unavailable: {exc}", 503)
-    if enabled is False:
+    if not now.enabled:
         return page("Sign in", "Your account is disabled.", 403)
     start_session(user_id=user_id, name=claims.get("name") or link.label, number=link.number,
-                  admin=admin)
+                  admin=now.admin, groups=groups)
     return redirect("/me")
 
 
 @blueprint.get("/me")
 def me() -> Any:
     user = signed_in()
-    if user is None:
-        end_session()
+    if user is None:  # an ended or unknown session is already gone from the server
         return redirect("/sso/login")
     preference = effective(_state().presence_preferences().get(user["number"]))
     return page("My extension", request.args.get("saved", ""), user=user, pref=preference,
