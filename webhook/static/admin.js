@@ -1,13 +1,12 @@
-// The admin page: a thin client of the admin JSON API. The token, when one is used, stays in
-// this tab's sessionStorage; with an administrator's sign-in session no token is needed.
+// The admin page: a thin client of the admin JSON API. The admin token is posted once to
+// /api/session, which answers with an HttpOnly cookie; no script keeps the token. With an
+// administrator's sign-in session no token is needed. X-Requested-With goes with every call:
+// the API takes a cookie only with it (no CSRF).
 "use strict";
 const $ = (id) => document.getElementById(id);
-const tokenKey = "eps-admin-token";
 
 async function api(method, path, body) {
   const headers = {"X-Requested-With": "fetch"};
-  const token = sessionStorage.getItem(tokenKey);
-  if (token) headers["Authorization"] = "Bearer " + token;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {method, headers, credentials: "same-origin",
                                       body: body === undefined ? undefined : JSON.stringify(body)});
@@ -145,7 +144,15 @@ async function loadSettings() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("use-token").onclick = () => { sessionStorage.setItem(tokenKey, $("token").value); start(); };
+  $("use-token").onclick = async () => {
+    const token = $("token").value;
+    $("token").value = "";
+    if (await useToken(token)) start();
+  };
+  $("sign-out").onclick = async () => {
+    await api("DELETE", "/api/session");
+    $("login").hidden = false; $("main").hidden = true;
+  };
   $("connect").onsubmit = async (e) => {
     e.preventDefault();
     const body = {tenant_id: $("tenant").value, client_id: $("client").value,
@@ -220,11 +227,21 @@ document.addEventListener("DOMContentLoaded", () => {
   start();
 });
 
-function start() {
-  // a link "/#token=..." (the demo prints one) hands the token over without sending it anywhere
+async function useToken(token) {
+  // trades the token for the session cookie once; the token is then forgotten
+  const {status, data} = await api("POST", "/api/session", {token});
+  if (status === 204) { say("login-result", "", true); return true; }
+  say("login-result", status === 429 ? fieldErrors(data) : "That is not the admin token.", false);
+  return false;
+}
+
+async function start() {
+  // a link "/#token=..." (the demo prints one) hands the token over without a request carrying
+  // it in the URL; the fragment is cleared at once
   if (location.hash.startsWith("#token=")) {
-    sessionStorage.setItem(tokenKey, decodeURIComponent(location.hash.slice(7)));
-    history.replaceState(null, "", location.pathname);
+    const token = decodeURIComponent(location.hash.slice(7));
+    history.replaceState(null, "", location.pathname + location.search);
+    await useToken(token);
   }
   refresh(); loadSettings();
   if (!window.refresher) window.refresher = setInterval(refresh, 10000);
