@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request
 
 from sandbox.graph import auth
 from sandbox.graph.auth import store_of
-from sandbox.graph.odata import GraphFailure, bad_request, not_found, parse_select, project
+from sandbox.graph.odata import (
+    GraphFailure,
+    bad_request,
+    not_found,
+    parse_select,
+    project,
+    without_annotations,
+)
 from sandbox.graph.paging import context_url, delta_page, list_page
 from sandbox.graph.store import (
     GROUP_DEFAULT,
@@ -19,8 +27,13 @@ from sandbox.graph.store import (
 )
 
 blueprint = Blueprint("directory", __name__, url_prefix="/v1.0")
+View = TypeVar("View", bound=Callable[..., Any])
 _USER_WRITABLE = set(USER_PROPERTIES) - {"id", "createdDateTime"} | {"passwordProfile"}
 _GROUP_WRITABLE = set(GROUP_PROPERTIES) - {"id", "createdDateTime", "members"}
+# Graph's `$metadata` declares `<Schema Namespace="microsoft.graph" Alias="graph">`, so an OData
+# cast or a function may be named either way; the Graph SDKs write casts as `graph.user`
+# (their URL template `/groups/{group-id}/transitiveMembers/graph.user`).
+_NAMESPACES = ("microsoft.graph", "graph")
 
 
 def _user_view(user: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
@@ -32,11 +45,32 @@ def _group_view(group: dict[str, Any], select: list[str] | None) -> dict[str, An
                    GROUP_DEFAULT)
 
 
-def _typed(store: GraphStore, object_id: str) -> dict[str, Any]:
+def _typed(store: GraphStore, object_id: str, select: list[str] | None) -> dict[str, Any]:
+    """A member as a `directoryObject`: its `@odata.type`, then its default or selected fields."""
     if object_id in store.groups.items:
         return {"@odata.type": "#microsoft.graph.group"} | _group_view(
-            store.groups.items[object_id], None)
-    return {"@odata.type": "#microsoft.graph.user"} | _user_view(store.users.items[object_id], None)
+            store.groups.items[object_id], select)
+    return {"@odata.type": "#microsoft.graph.user"} | _user_view(store.users.items[object_id],
+                                                                  select)
+
+
+def _delta_paths(collection: str) -> list[str]:
+    """`/delta` is a shortcut for `/microsoft.graph.delta` ("Use delta query to track changes
+    in Microsoft Graph data", https://learn.microsoft.com/en-us/graph/delta-query-overview), and
+    a parameterless function may be called with or without `()`: the Graph SDKs, generated
+    from Microsoft's OpenAPI description of v1.0, call `/users/delta()` (msgraph-sdk-python's
+    URL template `{+baseurl}/users/delta()`)."""
+    names = ["delta", *(f"{namespace}.delta" for namespace in _NAMESPACES)]
+    return [f"/{collection}/{name}{call}" for name in names for call in ("", "()")]
+
+
+def _get(*paths: str) -> Callable[[View], View]:
+    """Registers a GET view under several paths."""
+    def register(view: View) -> View:
+        for path in paths:
+            blueprint.add_url_rule(path, view_func=view, methods=["GET"])
+        return view
+    return register
 
 
 def _user_or_404(store: GraphStore, key: str) -> dict[str, Any]:
@@ -53,10 +87,12 @@ def _group_or_404(store: GraphStore, group_id: str) -> dict[str, Any]:
     return group
 
 
-def _body(allowed: set[str]) -> dict[str, Any]:
+def _body(allowed: set[str], entity: str) -> dict[str, Any]:
+    """The write body's properties: `@odata.*` annotations set aside, unknown names refused."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise bad_request("Write requests require a JSON object body.", "BadRequest")
+    body = without_annotations(body, entity)
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise bad_request(f"Invalid property '{unknown[0]}'.")
@@ -74,8 +110,7 @@ def list_users() -> Response:
                              represent=_user_view, context="users"))
 
 
-@blueprint.get("/users/delta")
-@blueprint.get("/users/microsoft.graph.delta")
+@_get(*_delta_paths("users"))
 def users_delta() -> Response:
     store = store_of()
     auth.authorize(*auth.USER_READ)
@@ -103,7 +138,7 @@ def get_user(key: str) -> Response:
 def create_user() -> tuple[Response, int]:
     store = store_of()
     auth.authorize(*auth.USER_WRITE)
-    body = _body(_USER_WRITABLE)
+    body = _body(_USER_WRITABLE, "user")
     for name in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName",
                  "passwordProfile"):
         if name not in body:
@@ -127,7 +162,7 @@ def create_user() -> tuple[Response, int]:
 def update_user(key: str) -> tuple[str, int]:
     store = store_of()
     auth.authorize(*auth.USER_WRITE)
-    body = _body(_USER_WRITABLE)
+    body = _body(_USER_WRITABLE, "user")
     body.pop("passwordProfile", None)
     with store.lock:
         user = _user_or_404(store, key)
@@ -158,7 +193,7 @@ def deleted_items_without_cast() -> Response:
                       "required on directory/deletedItems.")
 
 
-@blueprint.get("/directory/deletedItems/microsoft.graph.<kind>")
+@_get(*(f"/directory/deletedItems/{namespace}.<kind>" for namespace in _NAMESPACES))
 def deleted_items(kind: str) -> Response:
     store = store_of()
     if kind not in ("user", "group"):
@@ -215,8 +250,7 @@ def list_groups() -> Response:
                              represent=_group_view, context="groups"))
 
 
-@blueprint.get("/groups/delta")
-@blueprint.get("/groups/microsoft.graph.delta")
+@_get(*_delta_paths("groups"))
 def groups_delta() -> Response:
     store = store_of()
     auth.authorize(*auth.GROUP_READ)
@@ -260,16 +294,22 @@ def _members_page(group_id: str, *, transitive: bool, users_only: bool) -> Respo
         _group_or_404(store, group_id)
         ids = (store.transitive_members(group_id) if transitive
                else sorted(store.members.get(group_id, set())))
-        objects = [_typed(store, i) for i in ids
+        objects = [store.users.items.get(i) or store.groups.items[i] for i in ids
                    if i in store.users.items or (i in store.groups.items and not users_only)]
-    props = (*USER_PROPERTIES, *GROUP_PROPERTIES, "@odata.type")
+        # `$select` picks each member's fields as on its own type, the way it does on /users
+        # ("List group members" and "List group transitive members" support `$select`:
+        # https://learn.microsoft.com/en-us/graph/api/group-list-members,
+        # https://learn.microsoft.com/en-us/graph/api/group-list-transitivemembers); without it
+        # each member comes with its type's default set.
+        return jsonify(list_page(
+            objects, entity="user" if users_only else "directoryObject",
+            properties=USER_PROPERTIES if users_only else (*USER_PROPERTIES, *GROUP_PROPERTIES),
+            represent=lambda o, s: _typed(store, o["id"], s),
+            context="users" if users_only else "directoryObjects"))
 
-    def represent(obj: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
-        view = project(obj, select, obj.keys())
-        return {"@odata.type": obj["@odata.type"]} | view
 
-    return jsonify(list_page(objects, entity="directoryObject", properties=props,
-                             represent=represent, context="directoryObjects"))
+def _cast_paths(relation: str) -> list[str]:
+    return [f"/groups/<group_id>/{relation}/{namespace}.user" for namespace in _NAMESPACES]
 
 
 @blueprint.get("/groups/<group_id>/members")
@@ -277,7 +317,7 @@ def members(group_id: str) -> Response:
     return _members_page(group_id, transitive=False, users_only=False)
 
 
-@blueprint.get("/groups/<group_id>/members/microsoft.graph.user")
+@_get(*_cast_paths("members"))
 def user_members(group_id: str) -> Response:
     return _members_page(group_id, transitive=False, users_only=True)
 
@@ -287,7 +327,7 @@ def transitive_members(group_id: str) -> Response:
     return _members_page(group_id, transitive=True, users_only=False)
 
 
-@blueprint.get("/groups/<group_id>/transitiveMembers/microsoft.graph.user")
+@_get(*_cast_paths("transitiveMembers"))
 def transitive_user_members(group_id: str) -> Response:
     return _members_page(group_id, transitive=True, users_only=True)
 
@@ -296,7 +336,7 @@ def transitive_user_members(group_id: str) -> Response:
 def create_group() -> tuple[Response, int]:
     store = store_of()
     auth.authorize(*auth.GROUP_WRITE)
-    body = _body(_GROUP_WRITABLE)
+    body = _body(_GROUP_WRITABLE, "group")
     for name in ("displayName", "mailEnabled", "mailNickname", "securityEnabled"):
         if name not in body:
             raise bad_request(f"Property '{name}' is required when creating the object.")
@@ -314,7 +354,7 @@ def create_group() -> tuple[Response, int]:
 def update_group(group_id: str) -> tuple[str, int]:
     store = store_of()
     auth.authorize(*auth.GROUP_WRITE)
-    body = _body(_GROUP_WRITABLE)
+    body = _body(_GROUP_WRITABLE, "group")
     with store.lock:
         store.put_group(_group_or_404(store, group_id) | body)
     return "", 204

@@ -56,6 +56,26 @@ def decode_token(token: str) -> dict[str, Any]:
     return state
 
 
+# Write bodies ------------------------------------------------------------------------------
+def without_annotations(body: dict[str, Any], entity: str) -> dict[str, Any]:
+    """`body` without its `@odata.*` control information; an `@odata.type` must name `entity`.
+
+    The Graph SDKs send `"@odata.type": "#microsoft.graph.user"` (or group, contact, ...) in
+    every POST and PATCH body, and Microsoft's v1.0 example of Create user is that very body
+    (https://learn.microsoft.com/en-us/graph/api/intune-mam-user-create). OData JSON Format
+    4.01, section 4.5 "Control Information", makes `odata.*` names annotations, not properties;
+    the type may be written with the namespace or with its alias `graph`, which Graph's
+    `$metadata` declares (`<Schema Namespace="microsoft.graph" Alias="graph">`).
+    """
+    kind = body.get("@odata.type")
+    if kind is not None and str(kind).lstrip("#") not in (f"microsoft.graph.{entity}",
+                                                          f"graph.{entity}"):
+        raise bad_request(f"A resource with type '{str(kind).lstrip('#')}' was found, but it is "
+                          f"not assignable to the expected type 'microsoft.graph.{entity}'.",
+                          "BadRequest")
+    return {key: value for key, value in body.items() if not key.startswith("@odata.")}
+
+
 # $select -----------------------------------------------------------------------------------
 def parse_select(raw: str | None, entity: str, known: Iterable[str]) -> list[str] | None:
     if not raw:
