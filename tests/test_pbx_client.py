@@ -33,12 +33,12 @@ def test_created_extension_is_found_by_number_and_round_trips(pbx: PbxClient) ->
     ext_id = pbx.create_extension(extension_fields("1001", "ada@contoso.com"))
 
     created = pbx.get_extension(ext_id)
-    pbx.update_extension(ext_id, {"title": "Engineer", "mobile_number": "+1 206 555 0100"})
+    pbx.update_extension(ext_id, {"title": "Engineer", "mobile_number": "+1(206)555-0100"})
     updated = pbx.get_extension(ext_id)
 
     assert (created.number, created.email_addr, created.first_name) == (
         "1001", "ada@contoso.com", "Ada")
-    assert (updated.title, updated.mobile_number) == ("Engineer", "+1 206 555 0100")
+    assert (updated.title, updated.mobile_number) == ("Engineer", "+1(206)555-0100")
     pbx.delete_extension(ext_id)
     with pytest.raises(PbxNotFoundError):
         pbx.get_extension(ext_id)

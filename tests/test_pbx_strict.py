@@ -54,3 +54,32 @@ def test_the_client_sees_a_number_edit_refused(pbx: PbxClient) -> None:
 
     assert caught.value.errcode == 40002
     assert pbx.get_extension(ext_id).title == ""  # nothing of a refused edit is applied
+
+
+# Mobile number charset ------------------------------------------------------------------------
+@pytest.mark.parametrize("mobile", ["+1 425 555 0100", "+44\t20", "0049/89", "tel:+1,2",
+                                    "+14255550100\n"])
+def test_a_mobile_number_outside_the_documented_charset_is_refused(sandbox: Sandbox,
+                                                                  pbx: PbxClient,
+                                                                  mobile: str) -> None:
+    ext_id = pbx.create_extension(extension_fields("1001"))
+    access = token(sandbox)
+
+    created = call(sandbox, "POST", "extension/create", {"type": "SIP", **extension_fields(
+        "1002"), "mobile_number": mobile}, access_token=access)
+    edited = call(sandbox, "POST", "extension/update", {"id": ext_id, "mobile_number": mobile},
+                  access_token=access)
+
+    for answer in (created, edited):
+        assert answer["errcode"] == 40002
+        assert answer["invalid_param_list"] == [{"field": "mobile_number", "value": mobile}]
+    assert [e.number for e in pbx.extensions()] == ["1001"]
+
+
+def test_a_mobile_number_in_the_documented_charset_is_kept(pbx: PbxClient) -> None:
+    ext_id = pbx.create_extension(extension_fields("1001"))
+    mobile = "+1(425)555-0100*9#ext.7"
+
+    pbx.update_extension(ext_id, {"mobile_number": mobile})
+
+    assert pbx.get_extension(ext_id).mobile_number == mobile

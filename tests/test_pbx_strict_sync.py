@@ -79,3 +79,16 @@ def test_recreations_past_the_deletion_limit_are_held(
     assert blocked["state"] == "blocked" and len(blocked["held_deletions"]) == 1
     assert [e.number for e in pbx.extensions()] == ["2000"]
     assert state.user_links()[ada].number == "2000"
+
+
+# 2. Phone numbers in the documented charset --------------------------------------------------
+def test_entra_phone_numbers_with_spaces_reach_the_pbx_in_its_charset(
+        sandbox: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    ada = person(sandbox, "Ada", mobilePhone="+1 425 555 0100")
+
+    first = sync(graph, pbx, state)
+    second = sync(graph, pbx, state)
+
+    assert first["failures"] == [] and first["counts"]["created"] == 1
+    assert pbx.get_extension(state.user_links()[ada].ext_id).mobile_number == "+14255550100"
+    assert second["counts"] == dict.fromkeys(second["counts"], 0)

@@ -8,7 +8,7 @@ number, the deletion counted by the deletion guard.
 from __future__ import annotations
 
 from core.engine.guard import hold_deletions
-from core.users.plan import NOT_RENUMBERED, RECREATED
+from core.users.plan import NOT_RENUMBERED, RECREATED, owned_fields
 from core.users.records import Adopt, Create, Delete, Link, Owned, Skip, Update
 from core.users.sync import DELETIONS
 from tests.test_plan import directory, ext, run_plan, user
@@ -92,3 +92,11 @@ def test_auto_numbering_never_renumbers() -> None:
     current = ext(1, "2000", "Ada Lovelace", "ada@contoso.com")
 
     assert run_plan(directory(renumbered()), [current], LINKS, start="1000") == ()
+
+
+def test_a_mobile_number_keeps_only_what_the_pbx_accepts() -> None:
+    spaced = user("u-ada", "Ada Lovelace", mobile_phone=" +1 425 555 0100 ext. 12 / (W) ")
+    current = ext(1, "2000", "Ada Lovelace", "ada@contoso.com", mobile="+14255550100ext.12(W)")
+
+    assert owned_fields(spaced).mobile_number == "+14255550100ext.12(W)"
+    assert run_plan(directory(spaced), [current], LINKS) == ()

@@ -30,7 +30,9 @@ from core.users.records import (
     Wanted,
 )
 
-_MOBILE_ALLOWED = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ()+.-*# ")
+# The PBX's charset for a mobile number (Extension Parameters: digits, letters, `( ) . - + * #`,
+# at most 31): anything else, spaces included, is dropped.
+_MOBILE_ALLOWED = set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ()+.-*#")
 # "Edit an Extension" takes no `number`: a changed number is reported, or, when the rules
 # say so, the extension is deleted and created again with it.
 NOT_RENUMBERED = ("number {new} is not given: the PBX cannot change the number of an extension, "
@@ -46,7 +48,7 @@ def owned_fields(user: EntraUser) -> Owned:
     first, last = (user.given_name or "").strip(), (user.surname or "").strip()
     if not first and not last:
         first = (user.display_name or "").strip()
-    mobile = "".join(c for c in (user.mobile_phone or "") if c in _MOBILE_ALLOWED).strip()
+    mobile = "".join(c for c in (user.mobile_phone or "") if c in _MOBILE_ALLOWED)
     return Owned(first_name=first[:63], last_name=last[:63], email_addr=user_email(user),
                  mobile_number=mobile[:31], title=(user.job_title or "").strip()[:127])
 
