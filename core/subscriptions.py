@@ -1,15 +1,17 @@
-"""Graph change-notification subscriptions for users and groups: create, renew, re-create, delete.
+"""Graph change-notification subscriptions for users, groups and mailboxes' contacts: create,
+renew, re-create, delete.
 
 Each subscription has its own random `clientState`, kept sealed in Redis; the webhook compares
 it in constant time. Directory subscriptions live at most 41,760 minutes; they are renewed
-when less than a week is left, and re-created when Graph no longer has them.
+when less than a week is left, and re-created when Graph no longer has them: the upkeep is in
+core/subscription_upkeep.py; what went wrong keeping a resource's subscription is kept here
+(`Keys.subscription_problems`) and shown with it in status until it goes right.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
 from typing import Any
 
 from core.errors import GraphError, SealError
@@ -36,10 +38,10 @@ def iso(when: dt.datetime) -> str:
 class SubscriptionStore:
     def __init__(self, state: StateStore, box: SecretBox) -> None:
         self.redis, self.key, self.box = state.redis, state.keys.subscriptions(), box
+        self.problems_key = state.keys.subscription_problems()
 
     def all(self) -> dict[str, dict[str, Any]]:
-        return {(k.decode() if isinstance(k, bytes) else k): json.loads(v)
-                for k, v in self.redis.hgetall(self.key).items()}
+        return {_text(k): json.loads(v) for k, v in self.redis.hgetall(self.key).items()}
 
     def get(self, subscription_id: str) -> dict[str, Any] | None:
         raw = self.redis.hget(self.key, subscription_id)
@@ -73,42 +75,34 @@ class SubscriptionStore:
     def drop(self, subscription_id: str) -> None:
         self.redis.hdel(self.key, subscription_id)
 
+    # what went wrong keeping a resource's subscription, until it goes right
+    def problems(self) -> dict[str, dict[str, Any]]:
+        return {_text(k): json.loads(v) for k, v in self.redis.hgetall(self.problems_key).items()}
+
+    def failed(self, resource: str, problem: str, now: dt.datetime) -> None:
+        self.redis.hset(self.problems_key, resource, json.dumps({
+            "resource": resource, "problem": problem, "failed_at": iso(now)}))
+
+    def succeeded(self, *resources: str) -> None:
+        if resources:
+            self.redis.hdel(self.problems_key, *resources)
+
     def public(self) -> list[dict[str, Any]]:
-        """What status shows: no client state, and how many users a presence one covers."""
-        return [{k: v for k, v in r.items() if k not in ("client_state", "user_ids")}
-                | ({"covers": len(r["user_ids"])} if "user_ids" in r else {})
-                for r in self.all().values()]
+        """What status shows: no client state, how many users a presence one covers, and the
+        last failure of each resource (also of those no subscription exists for yet)."""
+        problems = self.problems()
+        shown = [{k: v for k, v in r.items() if k not in ("client_state", "user_ids")}
+                 | ({"covers": len(r["user_ids"])} if "user_ids" in r else {})
+                 | _problem_fields(problems.pop(str(r["resource"]), None))
+                 for r in self.all().values()]
+        return shown + [{"id": None} | p for p in problems.values()]
 
 
-def maintain(graph: GraphClient, store: SubscriptionStore, *, notification_url: str,
-             lifecycle_url: str, now: dt.datetime,
-             contact_mailboxes: list[str] | None = None) -> list[dict[str, Any]]:
-    """Keep one live subscription per directory resource, and one per mailbox whose contacts
-    are synced (O4); renew those near expiry, drop those no longer wanted."""
-    at_graph = {s["id"]: s for s in graph.subscriptions()}
-    mine = store.all()
-    for sub_id in set(mine) - set(at_graph):
-        if kind_of(mine[sub_id]) == "presence":
-            continue  # made with a delegated token, which an app-only listing may not show
-        store.drop(sub_id)  # expired or removed at Graph: re-created below
-        mine.pop(sub_id)
-    wanted = [(resource, change, "directory") for resource, change in RESOURCES]
-    wanted += [(f"/users/{mailbox}/contacts", CONTACT_CHANGES, "contacts")
-               for mailbox in contact_mailboxes or []]
-    wanted_resources = {resource for resource, _, _ in wanted}
-    for record in list(mine.values()):  # presence is kept by core/presence/subscription.py
-        if record["resource"] not in wanted_resources and kind_of(record) != "presence":
-            delete(graph, store, record["id"])
-    for resource, change_type, family in wanted:
-        current = next((r for r in mine.values() if r["resource"] == resource), None)
-        lifetime = LIFETIME if family == "directory" else CONTACT_LIFETIME
-        margin = RENEW_WHEN_LEFT if family == "directory" else CONTACT_RENEW_WHEN_LEFT
-        if current is None:
-            _create(graph, store, at_graph, resource, change_type, notification_url,
-                    lifecycle_url, now, lifetime)
-        elif _expires(current) - now < margin:
-            renew(graph, store, current["id"], now)
-    return store.public()
+def maintain(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    """The upkeep (core/subscription_upkeep.py), under the name callers knew it by here."""
+    from core.subscription_upkeep import maintain as upkeep
+
+    return upkeep(*args, **kwargs)
 
 
 def kind_of(record: dict[str, Any]) -> str:
@@ -153,25 +147,19 @@ def delete_all(graph: GraphClient, store: SubscriptionStore) -> None:
     for sub_id, record in list(store.all().items()):
         if kind_of(record) != "presence":
             delete(graph, store, sub_id)
+    store.succeeded(*store.problems())
 
 
-def _create(graph: GraphClient, store: SubscriptionStore, at_graph: dict[str, dict[str, Any]],
-            resource: str, change_type: str, notification_url: str, lifecycle_url: str,
-            now: dt.datetime, lifetime: dt.timedelta) -> None:
-    for sub in at_graph.values():  # ours from before the state was lost: Graph would say 409
-        if sub.get("resource") == resource and sub.get("notificationUrl") == notification_url:
-            graph.delete_subscription(sub["id"])
-    client_state = secrets.token_urlsafe(32)
-    answer = graph.create_subscription(resource=resource, change_type=change_type,
-                                       notification_url=notification_url,
-                                       expiration=iso(now + lifetime), client_state=client_state,
-                                       lifecycle_url=lifecycle_url)
-    store.save({"id": answer["id"], "resource": resource, "change_type": change_type,
-                "expires_at": answer.get("expirationDateTime", iso(now + lifetime)),
-                "authorized_at": iso(now), "client_state": store.box.seal(client_state)})
+def _problem_fields(problem: dict[str, Any] | None) -> dict[str, Any]:
+    return {"problem": problem["problem"], "failed_at": problem["failed_at"]} if problem else {}
 
 
-def _expires(record: dict[str, Any]) -> dt.datetime:
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def expires(record: dict[str, Any]) -> dt.datetime:
+    """When a subscription record expires."""
     return _parsed(record["expires_at"])
 
 

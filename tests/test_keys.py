@@ -255,8 +255,6 @@ def test_a_notification_whose_client_state_no_key_opens_is_dropped_with_202() ->
     assert 'eps_notifications_total{outcome="unreadable_client_state"} 2.0' in metrics
 
 
-@pytest.mark.xfail(strict=True, reason="maintain() needs the patch in the keys report; remove "
-                                       "this mark once core/subscriptions.py has it")
 def test_the_upkeep_replaces_a_subscription_whose_client_state_no_key_opens(
         sandbox: Sandbox) -> None:
     values = sandbox.describe()

@@ -25,7 +25,8 @@ from core.engine.runs import Run
 from core.errors import GraphError, SyncError
 from core.presence.subscription import certificate, covered_users, current, keep
 from core.presence.sync import sync_presence
-from core.subscriptions import kind_of, maintain, renew
+from core.subscription_upkeep import maintain
+from core.subscriptions import kind_of, renew
 from workers import broker as names
 from workers import jobs
 from workers.runtime import Runtime, runtime
@@ -123,7 +124,9 @@ def reconcile(trigger: str = "schedule") -> None:
 
 @dramatiq.actor(actor_name=names.MAINTAIN_SUBSCRIPTIONS, queue_name=names.QUEUE)
 def maintain_subscriptions() -> None:
-    """Create, renew or re-create the users and groups subscriptions."""
+    """Create, renew or re-create the users, groups and contacts subscriptions, each on its
+    own: users and groups first, then the mailboxes in range are read, then their contacts
+    subscriptions. A failure is recorded on its subscription and retried at the next upkeep."""
     rt = runtime()
     urls = rt.notification_urls()
     if urls is None:
@@ -139,8 +142,14 @@ def maintain_subscriptions() -> None:
         raise dramatiq.Retry("another upkeep of the subscriptions is running", delay=10_000)
     try:  # one upkeep at a time, or two could create the same subscription
         graph = rt.graph()
-        mailboxes = ([mailbox for _, _, mailbox in mailboxes_in_range(
-            graph, rt.state, rt.state.settings()["contacts"])] if _on(rt, "contacts") else [])
+        contacts_on = _on(rt, "contacts")
+
+        def mailboxes() -> list[str]:  # read after users and groups are kept
+            if not contacts_on:
+                return []
+            return [mailbox for _, _, mailbox in mailboxes_in_range(
+                graph, rt.state, rt.state.settings()["contacts"])]
+
         subs = maintain(graph, rt.subscriptions, notification_url=urls[0],
                         lifecycle_url=urls[1], now=_now(), contact_mailboxes=mailboxes)
     finally:
@@ -148,7 +157,9 @@ def maintain_subscriptions() -> None:
             lock.release()
     if not _presence_on(rt) and current(rt.subscriptions) is not None:
         poll_presence.send()  # drops the presence subscription under the presence lock
-    log.info("subscriptions in place", extra={"count": len(subs)})
+    for failed in (s for s in subs if s.get("problem")):
+        log.warning(f"subscription {failed['resource']}: {failed['problem']}")
+    log.info("subscriptions in place", extra={"count": sum(1 for s in subs if s.get("id"))})
 
 
 @dramatiq.actor(actor_name=names.HANDLE_LIFECYCLE, queue_name=names.QUEUE)

@@ -78,6 +78,10 @@ class Keys:
     def subscriptions(self) -> str:
         return self._k("subscriptions")
 
+    def subscription_problems(self) -> str:
+        """Hash: resource → why its subscription could not be kept (retried at each upkeep)."""
+        return self._k("subscriptions", "problems")
+
     # pending changes (core/debounce.py)
     def debounce_seen(self, change_id: str) -> str:
         """A change id seen lately: a redelivered notification counts once."""
