@@ -13,13 +13,15 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from core.config import Settings
-from core.connection import ConnectionStore, Credentials, check
+from core.connection import ConnectionStore, Credentials, check, shown_check
 from core.engine.rules import SYNC_PARTS, Situation
+from core.health import HealthStore, shown
+from core.health.check import parts_to_check
 from core.presence.subscription import PresenceAuthorization
 from core.store.redis import DEFAULT_FLAGS, StateStore
 from webhook.api import body, brief, error, ext, situation
 from webhook.auth import admin_only
-from workers.broker import MAINTAIN_SUBSCRIPTIONS, send
+from workers.broker import CHECK_HEALTH, MAINTAIN_SUBSCRIPTIONS, send
 
 blueprint = Blueprint("api_connection", __name__, url_prefix="/api")
 
@@ -37,10 +39,12 @@ def status() -> Response:
     overall = current["state"] if current["state"] != "enabled" else (
         "connected" if credentials else "not_configured")
     now = situation()
+    moment = dt.datetime.now(dt.UTC)
     return jsonify(
         state=overall,
-        connection=(connection.last_check() or {"status": "unchecked"}) if credentials
+        connection=shown_check(connection.last_check(), credentials, moment) if credentials
         else {"status": "not_configured"},
+        health=_health(now, moment),
         groups={"enabled": document["groups"]["enabled"], "paused": current["groups_paused"],
                 "synced": len(state.group_links())},
         contacts={"personal": document["contacts"]["personal"]["enabled"],
@@ -59,6 +63,34 @@ def status() -> Response:
         interrupted_runs=[r["id"] for r in state.runs(limit=50)
                           if r.get("interrupted") and r["state"] == "failed"],
         runs=[brief(r) for r in runs])
+
+
+def _health(now: Situation, moment: dt.datetime) -> dict[str, Any]:
+    """The last live check; a stale one, or one that missed a part on now, asks for another."""
+    store = HealthStore(ext("state"))
+    entries, due = shown(store.report(), parts_to_check(now), moment)
+    if due and store.claim("asked"):
+        send(ext("broker"), CHECK_HEALTH, "status")
+    return entries
+
+
+@blueprint.post("/health/check")
+@admin_only
+def check_health() -> tuple[Response, int]:
+    """Queue a live check of each part's permissions and of the PBX (at most one at a time).
+
+    Queued, not run here: the worker's PBX client already holds a token (the PBX allows 8 per
+    API client, and blocks an IP after 5 failed logins, so repeated clicks must not log in);
+    the check may wait on Graph's throttling longer than a request should; and one code path
+    serves the clock, failed runs and this button. Status shows the result within seconds.
+    """
+    store = HealthStore(ext("state"))
+    queued = store.claim("asked")
+    if queued:
+        send(ext("broker"), CHECK_HEALTH, "asked")
+    last = store.report() or {}
+    return jsonify(queued=queued, asked_at=dt.datetime.now(dt.UTC).isoformat(),
+                   last_checked_at=last.get("checked_at")), 202
 
 
 def _part_status(now: Situation, part: str) -> dict[str, Any]:
@@ -150,4 +182,6 @@ def _checked_save(credentials: Credentials, *, release: bool = False) -> tuple[R
     if (state.flags() or {}).get("state", "disconnected") == "disconnected":
         state.set_flags(state="enabled")
     send(ext("broker"), MAINTAIN_SUBSCRIPTIONS)
+    if HealthStore(state).claim("asked"):
+        send(ext("broker"), CHECK_HEALTH, "connected")
     return jsonify(result), 200

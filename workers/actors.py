@@ -28,7 +28,7 @@ from core.presence.sync import sync_presence
 from core.subscription_upkeep import maintain
 from core.subscriptions import kind_of, renew
 from workers import broker as names
-from workers import jobs
+from workers import health, jobs
 from workers.runtime import Runtime, runtime
 
 logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
@@ -160,6 +160,17 @@ def maintain_subscriptions() -> None:
     for failed in (s for s in subs if s.get("problem")):
         log.warning(f"subscription {failed['resource']}: {failed['problem']}")
     log.info("subscriptions in place", extra={"count": sum(1 for s in subs if s.get("id"))})
+
+
+@dramatiq.actor(actor_name=names.CHECK_HEALTH, queue_name=names.QUEUE, max_retries=0,
+                time_limit=300_000)
+def check_health(trigger: str = "schedule") -> None:
+    """The live check of each part's Graph permissions and of the PBX (status `health`)."""
+    entries = health.check(runtime())
+    problems = [p for entry in entries.values() for p in entry["problems"]]
+    for problem in problems:
+        log.warning(f"health: {problem}", extra={"reason": trigger})
+    log.info(f"health checked: {len(problems)} problems", extra={"reason": trigger})
 
 
 @dramatiq.actor(actor_name=names.HANDLE_LIFECYCLE, queue_name=names.QUEUE)

@@ -23,6 +23,7 @@ HANDLE_LIFECYCLE = "handle_lifecycle"
 WIND_DOWN = "wind_down_integration"
 POLL_PRESENCE = "poll_presence"
 PRESENCE_CHANGED = "presence_changed"
+CHECK_HEALTH = "check_health"
 
 
 # A killed worker's unacknowledged messages go back on the queue in the broker's upkeep, which

@@ -3,7 +3,8 @@
 The reconciliation runs daily or weekly at HH:MM in the configured time zone: APScheduler
 schedules, and a small trigger does the local-time arithmetic with zoneinfo. Settings are re-read every
 30 seconds, so a new schedule applies without a restart. Every firing claims a Redis key
-first, so two clock processes never send the same job twice.
+first, so two clock processes never send the same job twice. The hourly upkeep keeps the
+subscriptions and asks for a live health check.
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from core.connection import ConnectionStore, secret_warning
 from core.engine.rules import situation_of
 from core.secret_box import SecretBox
 from core.store.redis import StateStore
-from workers.broker import MAINTAIN_SUBSCRIPTIONS, POLL_PRESENCE, RECONCILE, make_broker, send
+from workers.broker import (
+    CHECK_HEALTH,
+    MAINTAIN_SUBSCRIPTIONS,
+    POLL_PRESENCE,
+    RECONCILE,
+    make_broker,
+    send,
+)
 
 log = logging.getLogger("clock")
 CLAIM_TTL = 7 * 24 * 3600
@@ -134,11 +142,13 @@ class Clock:
         return True
 
     def upkeep(self, now: dt.datetime | None = None) -> bool:
-        """Hourly: keep the subscriptions alive, and warn of a client secret about to expire."""
+        """Hourly: keep the subscriptions alive, check each part's permissions and the PBX
+        (status `health`), and warn of a client secret about to expire."""
         now = now or dt.datetime.now(dt.UTC)
         if not self.claim("upkeep", now.astimezone(dt.UTC).strftime("%Y%m%dT%H")):
             return False
         send(self.broker, MAINTAIN_SUBSCRIPTIONS)
+        send(self.broker, CHECK_HEALTH, "hourly")
         if self.connection is not None and self.settings is not None:
             credentials = self.connection.credentials(self.settings)
             warning = secret_warning(credentials, now).get("warning") if credentials else None

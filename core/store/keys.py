@@ -82,6 +82,10 @@ class Keys:
         """Hash: resource → why its subscription could not be kept (retried at each upkeep)."""
         return self._k("subscriptions", "problems")
 
+    def health(self, name: str = "report") -> str:
+        """report: the last live check (core/health); asked | after-failure: a check queued."""
+        return self._k("health", name)
+
     # pending changes (core/debounce.py)
     def debounce_seen(self, change_id: str) -> str:
         """A change id seen lately: a redelivered notification counts once."""

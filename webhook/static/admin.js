@@ -49,6 +49,7 @@ async function refresh() {
     `groups: ${data.groups.enabled ? "on" : "off"}${data.groups.paused ? " (paused)" : ""}, ` +
     `${data.groups.synced} synced · contacts: ${data.contacts.synced} in ` +
     `${data.contacts.phonebooks} phonebooks · subscriptions: ${data.subscriptions.length}`;
+  showHealth(data);
   const presence = (data.presence || {}).notifications || {};
   const sub = (data.subscriptions || []).find((s) => s.covers !== undefined);
   $("presence-status").textContent = presence.authorized
@@ -138,9 +139,24 @@ async function listMailboxes() {
   say("mailbox-result", `${data.mailboxes.length} shared mailboxes`, true);
 }
 
+let pbxZone = null;  // the PBX's own time zone, when its API tells it (status health.pbx)
+
 async function loadSettings() {
   const {status, data} = await api("GET", "/api/settings");
   if (status === 200) $("settings").value = JSON.stringify(data, null, 2);
+}
+
+function showHealth(data) {
+  // one line per part and the PBX: its problems, or OK; and when the reconciliation runs
+  const lines = Object.entries(data.health || {}).map(([name, e]) =>
+    `${name}: ` + (e.on === false ? "off" : e.ok ? "OK" : e.problems.join("; ")) +
+    (e.stale ? " (stale)" : ""));
+  const schedule = data.schedule || {};
+  lines.push(schedule.scheduled ? `reconciliation: next at ${schedule.next_run}`
+             : schedule.message || "");
+  $("health").textContent = lines.join("\n");
+  $("health").className = Object.values(data.health || {}).some((e) => !e.ok) ? "bad" : "ok";
+  pbxZone = ((data.health || {}).pbx || {}).timezone || null;
 }
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -189,6 +205,12 @@ document.addEventListener("DOMContentLoaded", () => {
       setTimeout(refresh, 1500);
     };
   }
+  $("health-check").onclick = async () => {
+    const {status, data} = await api("POST", "/api/health/check");
+    say("health-result", status === 202 ? (data.queued ? "Checking…" : "A check is already on "
+        + "its way.") : fieldErrors(data), status === 202);
+    setTimeout(refresh, 3000);
+  };
   $("group-find").onclick = () => findGroups(false);
   $("group-more").onclick = () => findGroups(true);
   $("mailbox-list").onclick = listMailboxes;
