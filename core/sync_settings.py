@@ -65,6 +65,9 @@ class Users(_Strict):
                               required=True)
     associate_by_email = fields.Boolean(required=True)
     send_welcome_email = fields.Boolean(required=True)
+    # With Organization Management on, the PBX needs an organization for every new extension:
+    # this one (an id, a path such as "Contoso/Sales", or a name), or none when empty.
+    organization = fields.String(load_default="", validate=validate.Length(max=255))
 
     @validates_schema(skip_on_field_errors=False)
     def _range_needs_choices(self, data: dict[str, Any], **_: Any) -> None:
@@ -151,7 +154,7 @@ DEFAULTS: dict[str, Any] = {
               "numbering": {"mode": "auto", "start": "1000", "property": "businessPhones",
                             "on_change": "report"},
               "delete_when": ["disabled", "deleted"], "associate_by_email": True,
-              "send_welcome_email": False},
+              "send_welcome_email": False, "organization": ""},
     "groups": {"enabled": False, "range": "all", "group_types": ["security", "microsoft365"],
                "group_ids": [], "auto_delete_out_of_range": False},
     "contacts": {"personal": {"enabled": False, "range": "all", "group_ids": []},

@@ -151,3 +151,15 @@ def test_company_contacts_and_phonebooks(pbx: PbxClient) -> None:
     pbx.delete_company_contact(contact)
     pbx.delete_phonebook(book)
     assert list(pbx.company_contacts()) == []
+
+
+def test_organizations_are_read_with_their_paths(pbx: PbxClient, pbx_control: Control) -> None:
+    pbx_control.post("config", {"organization_management": True,
+                                "organizations": ["Contoso", "Contoso/Sales",
+                                                  "Contoso/Sales/EMEA"]})
+
+    found = pbx.organizations()
+
+    assert [(o.id, o.name, o.path) for o in found] == [
+        (1, "Contoso", "Contoso"), (2, "Sales", "Contoso/Sales"),
+        (3, "EMEA", "Contoso/Sales/EMEA")]

@@ -14,6 +14,7 @@ import requests
 from core.errors import PbxError
 from core.pbx.client import PbxClient
 from sandbox.runner import Sandbox
+from tests.conftest import Control
 from tests.test_pbx_client import extension_fields
 
 
@@ -83,3 +84,68 @@ def test_a_mobile_number_in_the_documented_charset_is_kept(pbx: PbxClient) -> No
     pbx.update_extension(ext_id, {"mobile_number": mobile})
 
     assert pbx.get_extension(ext_id).mobile_number == mobile
+
+
+# Organization Management ----------------------------------------------------------------------
+def organizations_on(pbx_control: Control, *paths: str) -> dict[str, Any]:
+    body: dict[str, Any] = {"organization_management": True}
+    if paths:
+        body["organizations"] = list(paths)
+    return dict(pbx_control.post("config", body))
+
+
+def test_with_organization_management_on_a_create_needs_an_organization(
+        sandbox: Sandbox, pbx_control: Control) -> None:
+    organizations_on(pbx_control, "Contoso", "Contoso/Sales")
+    access = token(sandbox)
+    listed = call(sandbox, "GET", "organization/list", access_token=access)["organization_list"]
+    sales = listed[0]["children"][0]["id"]
+
+    bare = call(sandbox, "POST", "extension/create", {"type": "SIP", **extension_fields("1001")},
+                access_token=access)
+    unknown = call(sandbox, "POST", "extension/create", {
+        "type": "SIP", **extension_fields("1001"), "organization_list": [{"value": "999"}]},
+        access_token=access)
+    placed = call(sandbox, "POST", "extension/create", {
+        "type": "SIP", **extension_fields("1001"), "organization_list": [{"value": str(sales)}]},
+        access_token=access)
+
+    assert bare["errcode"] == 40002 and bare["invalid_param_list"] == [
+        {"field": "organization_list", "validation_type": "required"}]
+    assert unknown["errcode"] == 40002
+    assert unknown["invalid_param_list"][0]["field"] == "organization_list"
+    assert placed["errcode"] == 0
+
+
+def test_organizations_are_listed_as_a_tree_with_their_extensions(
+        sandbox: Sandbox, pbx_control: Control) -> None:
+    organizations_on(pbx_control, "Contoso", "Contoso/Sales", "Contoso/Sales/EMEA")
+    access = token(sandbox)
+    emea = 3
+    call(sandbox, "POST", "extension/create", {"type": "SIP", **extension_fields("1001"),
+                                               "organization_list": [{"value": str(emea)}]},
+         access_token=access)
+
+    listed = call(sandbox, "GET", "organization/list", access_token=access, is_all=1)
+
+    (root,) = listed["organization_list"]
+    (sales,) = root["children"]
+    (leaf,) = sales["children"]
+    assert (root["name"], sales["name"], leaf["name"]) == ("Contoso", "Sales", "EMEA")
+    assert (root["parent_id"], sales["parent_id"], leaf["parent_id"]) == (0, "1", "2")
+    assert leaf["ext_list"] == [1] and leaf["ext_number"] == "1"
+
+
+def test_organization_list_answers_70120_while_the_feature_is_off(sandbox: Sandbox) -> None:
+    answer = call(sandbox, "GET", "organization/list", access_token=token(sandbox))
+
+    assert (answer["errcode"], answer["errmsg"]) == (70120, "ORGANIZATION DISABLED")
+
+
+def test_turning_organization_management_on_makes_a_root_organization(
+        sandbox: Sandbox, pbx_control: Control) -> None:
+    organizations_on(pbx_control)
+
+    listed = call(sandbox, "GET", "organization/list", access_token=token(sandbox))
+
+    assert [o["name"] for o in listed["organization_list"]] == ["Company"]

@@ -92,3 +92,69 @@ def test_entra_phone_numbers_with_spaces_reach_the_pbx_in_its_charset(
     assert first["failures"] == [] and first["counts"]["created"] == 1
     assert pbx.get_extension(state.user_links()[ada].ext_id).mobile_number == "+14255550100"
     assert second["counts"] == dict.fromkeys(second["counts"], 0)
+
+
+# 3. Organization Management --------------------------------------------------------------------
+def test_without_an_organization_creates_fail_naming_organization_management(
+        sandbox: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore,
+        pbx_control: Control) -> None:
+    pbx_control.post("config", {"organization_management": True})
+    for name in ("Ada", "Bob", "Cy"):
+        person(sandbox, name)
+
+    run = sync(graph, pbx, state)
+
+    assert run["state"] == "partial" and run["counts"]["failed"] == 3
+    assert all("Organization Management" in f["reason"] and "users.organization" in f["reason"]
+               for f in run["failures"])
+    assert pbx_control.counts()["POST /openapi/v1.0/extension/create"] == 1
+    assert state.user_links() == {} and state.pending_creates() == {}
+
+
+def test_users_organization_places_new_extensions_in_it(
+        sandbox: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore,
+        pbx_control: Control) -> None:
+    pbx_control.post("config", {"organization_management": True,
+                                "organizations": ["Contoso", "Contoso/Sales", "Contoso/Support",
+                                                  "Contoso/Support/Sales"]})
+    configure(state, organization="Contoso/Sales")
+    ada = person(sandbox, "Ada")
+
+    run = sync(graph, pbx, state)
+
+    ext = sandbox.pbx_store.extensions[state.user_links()[ada].ext_id]
+    assert run["state"] == "succeeded" and run["counts"]["created"] == 1
+    assert ext["organization_list"] == [{"value": "2"}]
+
+
+def test_an_organization_the_pbx_does_not_have_fails_the_creates_with_the_reason(
+        sandbox: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore,
+        pbx_control: Control) -> None:
+    pbx_control.post("config", {"organization_management": True,
+                                "organizations": ["Contoso", "Contoso/Sales",
+                                                  "Contoso/Support", "Contoso/Support/Sales"]})
+    person(sandbox, "Ada")
+
+    configure(state, organization="Marketing")
+    missing = sync(graph, pbx, state)
+    configure(state, organization="Sales")
+    ambiguous = sync(graph, pbx, state)
+
+    assert missing["failures"][0]["reason"] == (
+        "users.organization 'Marketing' is not an organization of the PBX")
+    assert ambiguous["failures"][0]["reason"] == (
+        "users.organization 'Sales' names 2 organizations of the PBX; give its path, such as "
+        "'Contoso/Sales'")
+    assert "POST /openapi/v1.0/extension/create" not in pbx_control.counts()
+
+
+def test_an_organization_set_while_the_pbx_has_the_feature_off_is_reported(
+        sandbox: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    configure(state, organization="Contoso")
+    person(sandbox, "Ada")
+
+    run = sync(graph, pbx, state)
+
+    assert run["counts"]["failed"] == 1
+    assert run["failures"][0]["reason"].startswith(
+        "users.organization is set, but Organization Management is off on the PBX")

@@ -16,16 +16,12 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 from core.errors import PbxDuplicateError, PbxError, PbxLimitError, PbxNotFoundError
 from core.http import Transport
 from core.pbx.auth import PbxTokenSource
-from core.pbx.records import Extension, ExtensionGroup
+from core.pbx.records import Extension, ExtensionGroup, Organization
 
 API = "openapi/v1.0"
 PAGE_SIZE = 1000
 QUERY_CHUNK = 100
 _ERRORS = {40003: PbxDuplicateError, 60001: PbxNotFoundError, 60002: PbxLimitError}
-
-
-
-
 
 
 class _ExtensionSchema(Schema):
@@ -157,6 +153,24 @@ class PbxClient:
 
     def send_welcome_email(self, extension_ids: list[int]) -> None:
         self.call("POST", "extension/send_welcome_email", json={"id_list": extension_ids})
+
+    # organizations -----------------------------------------------------------------------
+    def organizations(self) -> list[Organization]:
+        """Every organization, parents first (Query Organization List, `is_all=2`: no members).
+
+        The tree comes whole in one answer: the page documents no `total_number` to page by.
+        """
+        answer = self.call("GET", "organization/list", params={"is_all": 2})
+        found: list[Organization] = []
+
+        def walk(nodes: list[dict[str, Any]], parent: str) -> None:
+            for node in nodes or []:
+                path = f"{parent}/{node['name']}" if parent else str(node["name"])
+                found.append(Organization(int(node["id"]), str(node["name"]), path))
+                walk(node.get("children") or [], path)
+
+        walk(answer.get("organization_list") or [], "")
+        return found
 
     # extension groups --------------------------------------------------------------------
     def extension_groups(self) -> Iterator[ExtensionGroup]:

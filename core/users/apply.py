@@ -26,6 +26,7 @@ from core.errors import (
     TransportError,
 )
 from core.pbx.client import PbxClient
+from core.pbx.records import match_organization
 from core.users.records import Adopt, Create, Delete, Link, Operation, Release, Skip, Update
 
 CAPACITY_REASON = "the PBX has no free extension capacity"
@@ -53,6 +54,7 @@ def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
     full = False
     stopped: SyncError | None = None
     undeleted: dict[int | str, str] = {}  # extension ids and user ids whose deletion failed
+    placement = _Placement(pbx)
     for op in ordered(ops):
         if before:
             before(op)  # may raise LockLost: the run stops before this write
@@ -62,6 +64,9 @@ def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
         if isinstance(op, Create) and full:
             outcome.skip(op, CAPACITY_REASON)
             continue
+        if isinstance(op, Create) and placement.needed:
+            outcome.fail(op, ORGANIZATION_NEEDED)  # the PBX said so for an earlier one
+            continue
         waits_for = _failed_deletion(op, undeleted)
         if waits_for:
             outcome.fail(op, f"not attempted: deleting extension {waits_for}, which it waits "
@@ -69,11 +74,12 @@ def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
             continue
         failed_before = outcome.counts["failed"]
         try:
-            _one(op, pbx, book, outcome, now)
+            _one(op, pbx, book, outcome, now, placement)
         except PbxError as exc:
             if isinstance(op, Create):
                 book.clear_pending(op.user_id)  # refused: nothing was created
                 full = full or isinstance(exc, PbxLimitError)
+                placement.needed = placement.needed or _needs_organization(exc)
             _refused(op, outcome, exc)
         except (AuthError, TransportError) as exc:
             stopped = exc
@@ -103,6 +109,8 @@ def _refused(op: Operation, outcome: Outcome, exc: PbxError) -> None:
     """Record an operation the PBX answered with an error code."""
     if isinstance(exc, PbxLimitError) and isinstance(op, Create):
         outcome.skip(op, CAPACITY_REASON)
+    elif _needs_organization(exc):
+        outcome.fail(op, ORGANIZATION_NEEDED)
     elif isinstance(exc, PbxDuplicateError):
         clashes = ", ".join(f"{f.get('field')} {f.get('value')} is used by "
                             f"{f.get('external_source', 'object')} "
@@ -113,7 +121,8 @@ def _refused(op: Operation, outcome: Outcome, exc: PbxError) -> None:
         outcome.fail(op, str(exc))
 
 
-def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: str) -> None:
+def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: str,
+         placement: _Placement) -> None:
     if isinstance(op, Release):
         book.drop_link(op.user_id)
         book.mark_released(Link(op.user_id, op.ext_id, op.number, op.label), op.reason, now)
@@ -136,8 +145,9 @@ def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: s
         book.clear_pending(op.user_id)
         outcome.counts["linked"] += 1
     elif isinstance(op, Create):
+        fields = new_extension_fields(op) | placement.fields(op)
         book.mark_pending(op.user_id, op.number)
-        ext_id = pbx.create_extension(new_extension_fields(op), resolve_id=False)
+        ext_id = pbx.create_extension(fields, resolve_id=False)
         outcome.counts["created"] += 1
         if ext_id is None:
             outcome.unresolved.append(op)
@@ -145,6 +155,59 @@ def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: s
             _link_created(book, outcome, op, ext_id)
     else:
         outcome.skip(op, op.reason)
+
+
+ORGANIZATION_NEEDED = ("the PBX has Organization Management on, so a new extension needs an "
+                       "organization: set users.organization to one of the PBX's organizations")
+ORGANIZATION_OFF = ("users.organization is set, but Organization Management is off on the PBX "
+                    "(70120 ORGANIZATION DISABLED): clear users.organization, or turn the "
+                    "feature on")
+
+
+class _Unplaced(SyncError):
+    """users.organization cannot be sent: the reason is the message."""
+
+
+class _Placement:
+    """The `organization_list` of new extensions: users.organization, resolved once a run.
+
+    Its Organization_Info shape is not in the documents; `[{"value": "<id>"}]` follows the
+    `value` = ID convention of Get Menu Options (contracts/yeastar.md §6.3, §10).
+    """
+
+    def __init__(self, pbx: PbxClient) -> None:
+        self.pbx = pbx
+        self.needed = False  # the PBX refused a create for want of an organization
+        self._resolved: dict[str, dict[str, Any] | str] = {}
+
+    def fields(self, op: Create) -> dict[str, Any]:
+        if not op.organization:
+            return {}
+        if op.organization not in self._resolved:
+            self._resolved[op.organization] = self._resolve(op.organization)
+        found = self._resolved[op.organization]
+        if isinstance(found, str):
+            raise _Unplaced(found)
+        return found
+
+    def _resolve(self, wanted: str) -> dict[str, Any] | str:
+        try:
+            organizations = self.pbx.organizations()
+        except PbxError as exc:
+            if exc.errcode == 70120:
+                return ORGANIZATION_OFF
+            raise
+        found = match_organization(organizations, wanted)
+        return found if isinstance(found, str) else {
+            "organization_list": [{"value": str(found.id)}]}
+
+
+def _needs_organization(exc: PbxError) -> bool:
+    """40002 naming `organization_list` as required: Organization Management is on."""
+    problems = exc.body.get("invalid_param_list") or []
+    return exc.errcode == 40002 and any(
+        isinstance(p, dict) and p.get("field") == "organization_list"
+        and p.get("validation_type") == "required" for p in problems)
 
 
 def _link_created(book: LinkBook, outcome: Outcome, op: Create, ext_id: int) -> None:

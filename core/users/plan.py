@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from core.graph.records import EntraUser
@@ -91,7 +92,8 @@ def desired_state(directory: Directory, rules: Mapping[str, Any]) -> Desired:
         soft_deleted=directory.soft_deleted, numbering=numbering,
         auto_delete_out_of_range=bool(rules["auto_delete_out_of_range"]),
         associate_by_email=bool(rules["associate_by_email"]),
-        delete_deleted="deleted" in delete_when)
+        delete_deleted="deleted" in delete_when,
+        organization=str(rules.get("organization") or "").strip())
 
 
 # plan ------------------------------------------------------------------------------------
@@ -202,6 +204,9 @@ def plan(desired: Desired, pbx: PbxView, links: Mapping[str, Link], *,
             candidate = by_email.get(w.owned.email_addr.lower()) if w.owned.email_addr else None
             ops.extend(_new(w, candidate, owner_of, desired, property_mode, free, freed_by,
                             allocator, taken))
+    if desired.organization:
+        ops = [replace(op, organization=desired.organization) if isinstance(op, Create) else op
+               for op in ops]
     return tuple(ops)
 
 

@@ -66,6 +66,7 @@ class Desired:
     auto_delete_out_of_range: bool = False
     associate_by_email: bool = True
     delete_deleted: bool = True
+    organization: str = ""  # users.organization, for new extensions
 
     def gone(self, user_id: str) -> bool:
         """Deleted: soft-deleted, or absent from the tenant altogether."""
@@ -83,6 +84,7 @@ class Create:
     owned: Owned
     recreate: bool = False
     after_delete: int | None = None
+    organization: str = ""  # sent as `organization_list` (Organization Management)
 
 
 @dataclass(frozen=True)

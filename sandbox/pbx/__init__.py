@@ -7,7 +7,13 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from sandbox import control as sandbox_control
-from sandbox.pbx import auth, contacts, extensions, groups  # noqa: F401  (register endpoints)
+from sandbox.pbx import (  # noqa: F401  (register endpoints)
+    auth,
+    contacts,
+    extensions,
+    groups,
+    organizations,
+)
 from sandbox.pbx.api import ENDPOINTS, args
 from sandbox.pbx.store import PbxFailure, PbxStore
 
@@ -38,7 +44,7 @@ def create_app(store: PbxStore | None = None, control: sandbox_control.Control |
         return jsonify(_dispatch(store, control, name))
 
     @app.post("/_sandbox/config")
-    def configure() -> Response:
+    def configure() -> Response | tuple[Response, int]:
         body: Any = request.get_json(silent=True) or {}
         with store.lock:
             for key in _CONFIG_FIELDS:
@@ -47,7 +53,16 @@ def create_app(store: PbxStore | None = None, control: sandbox_control.Control |
             if body.get("unblock"):
                 store.blocked_ips.clear()
                 store.failed_logins.clear()
-        return jsonify({k: getattr(store, k) for k in _CONFIG_FIELDS})
+            if "organizations" in body:
+                try:
+                    organizations.replace(store, list(body["organizations"]))
+                except (TypeError, ValueError) as exc:
+                    return jsonify(error=str(exc)), 400
+            if "organization_management" in body:
+                organizations.switch(store, body["organization_management"])
+        return jsonify({k: getattr(store, k) for k in _CONFIG_FIELDS}
+                       | {"organization_management": store.organization_management,
+                          "organizations": sorted(store.organizations)})
 
     @app.get("/_sandbox/state")
     def state() -> Response:

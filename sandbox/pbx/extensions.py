@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sandbox.pbx import organizations
 from sandbox.pbx.api import endpoint, ids, matches, ok, page
 from sandbox.pbx.store import PRESENCE_VALUES, PbxFailure, PbxStore, invalid, required
 
@@ -126,6 +127,7 @@ def create_extension(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
     fields = {k: params[k] for k in _EDITABLE if k in params} | {"type": params["type"]}
     for name, value in fields.items():
         _check_value(name, value)
+    organizations.check_extension(store, params, creating=True)
     _check_unique(store, fields, None)
     if len(store.extensions) >= store.capacity:
         raise PbxFailure(60002, invalid_param_list=[{"field": "extension", "value": "capacity"}])
@@ -157,6 +159,7 @@ def update_extension(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
     fields = {k: params[k] for k in _EDITABLE if k in params}
     for name, value in fields.items():
         _check_value(name, value)
+    organizations.check_extension(store, params, creating=False)
     _check_unique(store, fields, ext["id"])
     store.extensions.change(ext["id"], fields)
     return ok()

@@ -30,6 +30,7 @@ class PbxFailure(Exception):
         70082: "OVERLOAD_TASK_RUNNING",
         70091: "CONNECTION_RELATION_EXISTED",
         70093: "PHONEBOOK_NOT_EXISTED",
+        70120: "ORGANIZATION DISABLED",
     }
 
     def __init__(self, errcode: int, **detail: Any) -> None:
@@ -118,6 +119,8 @@ class PbxStore:
     contacts: dict[int, dict[str, Any]] = field(default_factory=dict)
     phonebooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     welcome_emails: list[int] = field(default_factory=list)
+    organization_management: bool = False  # a PBX setting; see sandbox/pbx/organizations.py
+    organizations: dict[int, dict[str, Any]] = field(default_factory=dict)
     in_flight: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: Counter[str] = field(default_factory=Counter)
