@@ -1,5 +1,6 @@
 """A believable tenant: members and guests, some disabled, groups of both types (one nested),
-extension-like phone numbers, personal contacts (some invalid) and shared mailboxes."""
+extension-like phone numbers, personal contacts (some invalid), shared mailboxes, and users
+without an Exchange Online mailbox (the guests and one unlicensed member)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def seed_tenant(store: GraphStore, users: int, *, rng_seed: int = 7) -> None:
             _shared_mailbox(store, rng, index)
         if created:
             store.soft_delete_user(created[-1]["id"])
+        _without_mailbox(store, created)
         for user in created:
             if user["id"] in store.users.items:
                 store.presence[user["id"]].update(availability=rng.choice(AVAILABILITY[:7]))
@@ -111,6 +113,16 @@ def _contacts(store: GraphStore, rng: random.Random, user_id: str, count: int) -
         if kind > 0.9:  # invalid per O3: no name
             contact.update(givenName=None, surname=None, displayName="")
         store.put_contact(user_id, folder, contact, "created")
+
+
+def _without_mailbox(store: GraphStore, created: list[dict[str, Any]]) -> None:
+    """Guests have no mailbox in this tenant, nor has one member without an Exchange Online
+    licence (the first one seeded without contacts): Outlook answers 404 for them."""
+    store.mailboxless.update(u["id"] for u in created if u["userType"] == "Guest")
+    unlicensed = next((u for u in created if u["userType"] == "Member"
+                       and u["id"] not in store.mailboxes and u["id"] in store.users.items), None)
+    if unlicensed is not None:
+        store.mailboxless.add(unlicensed["id"])
 
 
 def _shared_mailbox(store: GraphStore, rng: random.Random, index: int) -> None:

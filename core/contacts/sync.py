@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.contacts.apply import apply_contacts
-from core.contacts.mailboxes import mailboxes_in_range
+from core.contacts.mailboxes import mailboxes_in_range, no_mailbox
 from core.contacts.plan import plan_contacts, wanted_contact
 from core.contacts.records import (
     ContactOperation,
@@ -33,15 +33,14 @@ from core.store.redis import StateStore
 KINDS = {CreateContact: "created", UpdateContact: "updated", DeleteContact: "deleted",
          SkipContact: "skipped"}
 DELETIONS = {DeleteContact: "contact", DeleteBook: "phonebook"}
-NO_MAILBOX = ("MailboxNotEnabledForRESTAPI", "ErrorInvalidUser", "ResourceNotFound")
 
 
 def _book(key: str, name: str, mailbox_id: str, graph: GraphClient) -> WantedBook | None:
     try:
         contacts = list(graph.contacts(mailbox_id))
     except GraphError as exc:
-        if exc.status == 404 and exc.code in NO_MAILBOX:
-            return None  # no mailbox: no contacts
+        if no_mailbox(exc):
+            return None  # no Exchange Online mailbox (no licence, a guest): no contacts
         raise
     wanted: list[WantedContact] = []
     skipped: list[tuple[str, str]] = []
@@ -61,7 +60,8 @@ def read_books(graph: GraphClient, state: StateStore,
                rules: dict[str, Any]) -> tuple[list[WantedBook], list[tuple[str, str]]]:
     """The phonebooks that should exist, and the mailboxes that could not be used."""
     problems: list[tuple[str, str]] = []
-    books = [book for key, name, mailbox_id in mailboxes_in_range(graph, state, rules, problems)
+    books = [book for key, name, mailbox_id
+             in mailboxes_in_range(graph, state, rules, problems, probe=False)
              if (book := _book(key, name, mailbox_id, graph)) is not None]
     return books, problems
 

@@ -74,7 +74,7 @@ def create_app(store: GraphStore | None = None, control: sandbox_control.Control
         return jsonify(subscriptionId=sub["id"], lifecycleEvent=event), 202
 
     @app.post("/_sandbox/config")
-    def configure() -> Response:
+    def configure() -> Response | tuple[Response, int]:
         body: Any = request.get_json(silent=True) or {}
         with store.lock:
             if "granted_roles" in body:
@@ -83,6 +83,11 @@ def create_app(store: GraphStore | None = None, control: sandbox_control.Control
             store.app.roles -= set(body.get("revoke", []))
             if "admin_writes" in body:
                 store.app.admin_writes = bool(body["admin_writes"])
+            for key in body.get("without_mailbox", []):  # ids or user principal names
+                user = store.user(str(key))
+                if user is None:
+                    return jsonify(error=f"unknown user {key}"), 404
+                store.mailboxless.add(user["id"])
             if "secret_expires_in" in body:
                 store.app.secret_expires = control.clock.time() + float(body["secret_expires_in"])
             if "duplicate_rate" in body:

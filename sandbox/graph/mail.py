@@ -26,10 +26,19 @@ def _mailbox(store: GraphStore, key: str) -> tuple[str, Mailbox]:
     if user is None:
         raise GraphFailure(404, "ErrorInvalidUser",
                            f"The requested user '{key}' is invalid.")
-    if not user.get("mail"):
-        raise GraphFailure(404, "MailboxNotEnabledForRESTAPI",
-                           "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+    if not store.has_mailbox(user):
+        raise no_mailbox()
     return user["id"], store.mailbox(user["id"])
+
+
+def no_mailbox() -> GraphFailure:
+    """What Outlook's REST endpoints answer for a user without an Exchange Online mailbox:
+    "REST API is not yet supported for this mailbox" error for request to a mailbox
+    (https://learn.microsoft.com/en-us/exchange/troubleshoot/user-and-shared-mailboxes/rest-api-is-not-yet-supported-for-this-mailbox-error);
+    404 `MailboxNotEnabledForRESTAPI`, as quoted for mailboxSettings in
+    microsoftgraph/microsoft-graph-docs-contrib issue #6519 and for guests in issue #405."""
+    return GraphFailure(404, "MailboxNotEnabledForRESTAPI",
+                        "REST API is not yet supported for this mailbox.")
 
 
 def _item_not_found() -> GraphFailure:

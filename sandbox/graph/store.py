@@ -101,6 +101,7 @@ class GraphStore:
     members: dict[str, set[str]] = field(default_factory=dict)
     member_log: list[tuple[int, str, str, bool]] = field(default_factory=list)
     mailboxes: dict[str, Mailbox] = field(default_factory=dict)
+    mailboxless: set[str] = field(default_factory=set)  # users without an Exchange mailbox
     mailbox_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     presence: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -228,6 +229,11 @@ class GraphStore:
         return "group" if object_id in self.groups.items else "user"
 
     # contacts ----------------------------------------------------------------------------
+    def has_mailbox(self, user: dict[str, Any]) -> bool:
+        """Whether the user has an Exchange Online mailbox: not a user without a `mail`
+        address, nor one marked `mailboxless` (no licence, a guest, a mailbox on premises)."""
+        return bool(user.get("mail")) and user["id"] not in self.mailboxless
+
     def mailbox(self, user_id: str) -> Mailbox:
         box = self.mailboxes.get(user_id)
         if box is None:

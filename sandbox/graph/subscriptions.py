@@ -37,14 +37,10 @@ def _classify(store: GraphStore, resource: str) -> tuple[str, Any]:
         kind = match.group(1).lower()
         return kind, match.group(2)
     if match := re.fullmatch(r"(?:users|me)/([^/]+)/contacts", path, re.I):
-        user = store.user(match.group(1))
-        if user is None:
-            raise bad_request(f"Invalid resource '{resource}'.", "InvalidRequest")
+        user = _mailbox_owner(store, match.group(1), resource)
         return "contacts", (user["id"], store.mailbox(user["id"]).default_folder)
     if match := re.fullmatch(r"users/([^/]+)/contactFolders/([^/]+)/contacts", path, re.I):
-        user = store.user(match.group(1))
-        if user is None:
-            raise bad_request(f"Invalid resource '{resource}'.", "InvalidRequest")
+        user = _mailbox_owner(store, match.group(1), resource)
         return "contacts", (user["id"], match.group(2))
     if match := re.fullmatch(r"communications/presences/([0-9a-f-]{36})", path, re.I):
         return "presence", {match.group(1)}
@@ -55,6 +51,20 @@ def _classify(store: GraphStore, resource: str) -> tuple[str, Any]:
                               "InvalidRequest")
         return "presence", ids
     raise bad_request(f"Invalid resource '{resource}'.", "InvalidRequest")
+
+
+def _mailbox_owner(store: GraphStore, key: str, resource: str) -> dict[str, Any]:
+    """The user whose mailbox an Outlook resource names. A user without an Exchange Online
+    mailbox cannot be subscribed to: Graph wraps Outlook's 404, as quoted in
+    microsoftgraph/microsoft-graph-docs-contrib issue #5988 ("Operation: Create; Exception:
+    [Status Code: NotFound; Reason: REST API is not yet supported for this mailbox.]")."""
+    user = store.user(key)
+    if user is None:
+        raise bad_request(f"Invalid resource '{resource}'.", "InvalidRequest")
+    if not store.has_mailbox(user):
+        raise GraphFailure(404, "ExtensionError", "Operation: Create; Exception: [Status Code: "
+                           "NotFound; Reason: REST API is not yet supported for this mailbox.]")
+    return user
 
 
 def _check_url(url: Any, name: str) -> str:
