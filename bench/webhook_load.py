@@ -248,8 +248,9 @@ def main() -> int:
             "tenant_id": values["tenant_id"], "client_id": values["client_id"],
             "client_secret": values["client_secret"]}, timeout=30)
         assert connected.status_code == 200, connected.text
-        run_id = admin.patch(f"{base}/api/settings", json={"users": {"enabled": True}},
-                             timeout=30).json()["run_id"]
+        run_id = admin.patch(f"{base}/api/settings", json={
+            "users": {"enabled": True}, "schedule": {"timezone": "UTC"}},
+            timeout=30).json()["run_id"]
         deadline = time.monotonic() + 60
         while admin.get(f"{base}/api/runs/{run_id}", timeout=10).json()["state"] != "succeeded":
             if time.monotonic() > deadline:

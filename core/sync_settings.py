@@ -124,10 +124,14 @@ class ScheduleRules(_Strict):
     weekday = fields.String(required=True, validate=validate.OneOf(WEEKDAYS))
     time = fields.String(required=True, validate=validate.Regexp(
         r"^([01]\d|2[0-3]):[0-5]\d$", error="must be HH:MM, 00:00 to 23:59"))
-    timezone = fields.String(required=True)
+    # No default: M1 runs in the PBX's time zone, which the administrator chooses at the first
+    # save of a sync part (merge() refuses it before), never a silent UTC.
+    timezone = fields.String(required=True, allow_none=True)
 
     @validates("timezone")
-    def _known_zone(self, value: str, **_: Any) -> None:
+    def _known_zone(self, value: str | None, **_: Any) -> None:
+        if value is None:
+            return
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
@@ -162,7 +166,7 @@ DEFAULTS: dict[str, Any] = {
     "presence": {"enabled": False, "poll_interval_seconds": 30},
     "sso": {"enabled": False, "redirect_uris": [], "admin_group_ids": []},
     "schedule": {"frequency": "daily", "weekday": "saturday", "time": "00:30",
-                 "timezone": "UTC"},
+                 "timezone": None},
     "safety": {"max_deletions": 50},
 }
 _SCHEMA = SettingsDocument()
@@ -181,10 +185,44 @@ def validate_document(document: Any) -> dict[str, Any]:
 
 
 def merge(current: dict[str, Any], patch: Any) -> dict[str, Any]:
-    """`current` with the partial document `patch` applied (objects merge, lists replace)."""
+    """`current` with the partial document `patch` applied (objects merge, lists replace).
+
+    A sync part may be on only once the schedule's time zone is chosen: the save that turns
+    the first one on must set `schedule.timezone` (the PBX's), or have set it before."""
     if not isinstance(patch, dict):
         raise SettingsInvalid({"_schema": ["the settings document must be a JSON object"]})
-    return validate_document(_deep_merge(copy.deepcopy(current), patch))
+    merged = _deep_merge(copy.deepcopy(current), patch)
+    errors: dict[str, list[str]] = {}
+    try:
+        document = validate_document(merged)
+    except SettingsInvalid as exc:
+        errors, document = dict(exc.errors), merged
+    if _any_sync_part_on(document) and not _zone_of(document):
+        errors.setdefault("schedule.timezone", []).append(NO_ZONE)
+    if errors:
+        raise SettingsInvalid(errors)
+    return document
+
+
+NO_ZONE = "choose the PBX's time zone"
+
+
+def _any_sync_part_on(document: Any) -> bool:
+    """Users, groups or contacts on (a malformed switch is its own field error)."""
+    try:
+        contacts = document["contacts"]
+        switches = (document["users"]["enabled"], document["groups"]["enabled"],
+                    contacts["personal"]["enabled"], contacts["shared"]["enabled"])
+    except (KeyError, TypeError):
+        return False
+    return any(switch is True for switch in switches)
+
+
+def _zone_of(document: Any) -> Any:
+    try:
+        return document["schedule"]["timezone"]
+    except (KeyError, TypeError):
+        return None
 
 
 def _deep_merge(base: Any, patch: Any) -> Any:

@@ -124,7 +124,8 @@ def main() -> int:
             raise RuntimeError(f"the connection failed: {body}")
         status, body = demo.api("PATCH", "/api/settings", {
             "users": {"enabled": True}, "groups": {"enabled": True},
-            "contacts": {"personal": {"enabled": True}, "shared": {"enabled": True}}})
+            "contacts": {"personal": {"enabled": True}, "shared": {"enabled": True}},
+            "schedule": {"timezone": "UTC"}})  # the sandbox PBX's time zone (it has no default)
         if status != 200:
             raise RuntimeError(f"the settings were refused: {body}")
         print("User, group and contact sync settings saved; the first syncs run:")

@@ -94,15 +94,19 @@ def test_a_new_schedule_is_picked_up_without_a_restart() -> None:
     try:
         clock = Clock(state, StubBroker(), scheduler)
         clock.refresh()
+        unscheduled = scheduler.get_job("reconcile")  # no time zone chosen yet: never UTC
+        state.save_settings(merge(defaults(), {"schedule": {"timezone": "UTC"}}))
+        clock.refresh()
         first = str(scheduler.get_job("reconcile").trigger)
         state.save_settings(merge(defaults(), {"schedule": {
-            "frequency": "weekly", "weekday": "monday", "time": "04:00"}}))
+            "frequency": "weekly", "weekday": "monday", "time": "04:00", "timezone": "UTC"}}))
 
         clock.refresh()
 
         second = str(scheduler.get_job("reconcile").trigger)
     finally:
         scheduler.shutdown(wait=False)
+    assert unscheduled is None
     assert first == "local[daily 00:30 UTC]"
     assert second == "local[monday 04:00 UTC]"
 

@@ -26,7 +26,8 @@ def synced(sandbox: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateSto
     seed_tenant(sandbox.graph_store, 40)
     run_here([UserSync()], graph=graph, pbx=pbx, store=state)
     state.save_settings(merge(state.settings(), {"contacts": {
-        "personal": {"enabled": True}, "shared": {"enabled": True}}}))
+        "personal": {"enabled": True}, "shared": {"enabled": True}},
+        "schedule": {"timezone": "UTC"}}))
     return sandbox
 
 

@@ -245,7 +245,8 @@ def test_a_disconnect_whose_worker_was_killed_finishes_deleting(redis_server: An
 def reconnect_and_sync(stack: Stack) -> list[str]:
     """After Redis lost everything: connect and save the settings again, and ask for a sync."""
     assert stack.api("PUT", "/api/connection", stack.credentials).status_code == 200
-    saved = stack.api("PATCH", "/api/settings", {"users": {"enabled": True}})
+    saved = stack.api("PATCH", "/api/settings", {"users": {"enabled": True},
+                                                  "schedule": {"timezone": "UTC"}})
     assert saved.status_code == 200, saved.text
     asked = stack.api("POST", "/api/sync", {"scope": "users"})
     assert asked.status_code == 202, asked.text

@@ -191,6 +191,7 @@ def test_status_shows_the_live_check_and_asks_for_one_when_it_is_due(
     assert after["health"]["pbx"]["ok"] is True and after["health"]["pbx"]["checked_at"]
     assert after["connection"]["status"] == "connected"
     assert after["connection"]["checked_at"] > before["connection"]["checked_at"]
+    assert after["schedule"]["scheduled"] is True and after["schedule"]["timezone"] == "Europe/Paris"
     assert again.status_code == 202 and again.json["queued"] is True
     assert twice.status_code == 202 and twice.json["queued"] is False
     assert asked(broker)[-1] == ["asked"] and len(asked(broker)) == 2

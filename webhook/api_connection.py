@@ -22,6 +22,7 @@ from core.store.redis import DEFAULT_FLAGS, StateStore
 from webhook.api import body, brief, error, ext, situation
 from webhook.auth import admin_only
 from workers.broker import CHECK_HEALTH, MAINTAIN_SUBSCRIPTIONS, send
+from workers.clock import described
 
 blueprint = Blueprint("api_connection", __name__, url_prefix="/api")
 
@@ -45,6 +46,7 @@ def status() -> Response:
         connection=shown_check(connection.last_check(), credentials, moment) if credentials
         else {"status": "not_configured"},
         health=_health(now, moment),
+        schedule=described(document["schedule"], moment),
         groups={"enabled": document["groups"]["enabled"], "paused": current["groups_paused"],
                 "synced": len(state.group_links())},
         contacts={"personal": document["contacts"]["personal"]["enabled"],

@@ -1,10 +1,11 @@
 """The clock process (Procfile `clock`): the scheduled reconciliation (M1) and the upkeep.
 
 The reconciliation runs daily or weekly at HH:MM in the configured time zone: APScheduler
-schedules, and a small trigger does the local-time arithmetic with zoneinfo. Settings are re-read every
-30 seconds, so a new schedule applies without a restart. Every firing claims a Redis key
-first, so two clock processes never send the same job twice. The hourly upkeep keeps the
-subscriptions and asks for a live health check.
+schedules, and a small trigger does the local-time arithmetic with zoneinfo. Until a time zone
+is chosen (`schedule.timezone` has no default: the PBX's must be chosen) it is not scheduled.
+Settings are re-read every 30 seconds, so a new schedule applies without a restart. Every
+firing claims a Redis key first, so two clock processes never send the same job twice. The
+hourly upkeep keeps the subscriptions and asks for a live health check.
 """
 
 from __future__ import annotations
@@ -77,12 +78,27 @@ class LocalTimeTrigger(BaseTrigger):
         return f"local[{day} {self.hour:02d}:{self.minute:02d} {self.timezone.key}]"
 
 
+NO_ZONE = ("the reconciliation is not scheduled: choose the PBX's time zone in the settings "
+           "(schedule.timezone)")
+
+
 def trigger_for(schedule: Mapping[str, Any]) -> LocalTimeTrigger:
-    """The trigger of a schedule document (M1)."""
+    """The trigger of a schedule document (M1); it needs a time zone."""
+    if not schedule.get("timezone"):
+        raise ValueError(NO_ZONE)
     hour, minute = (int(part) for part in str(schedule["time"]).split(":"))
     weekday = None if schedule["frequency"] == "daily" else WEEKDAYS.index(
         str(schedule["weekday"]))
     return LocalTimeTrigger(hour, minute, weekday, ZoneInfo(str(schedule["timezone"])))
+
+
+def described(schedule: Mapping[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The schedule as status shows it: when the reconciliation runs next, or why it does not."""
+    shown = {k: schedule.get(k) for k in ("frequency", "weekday", "time", "timezone")}
+    if not schedule.get("timezone"):
+        return shown | {"scheduled": False, "next_run": None, "message": NO_ZONE}
+    next_run = trigger_for(schedule).get_next_fire_time(None, now)
+    return shown | {"scheduled": True, "next_run": next_run.isoformat(), "message": None}
 
 
 class Clock:
@@ -116,9 +132,14 @@ class Clock:
         schedule = dict(settings["schedule"])
         if schedule == self.current:
             return
+        self.current = schedule
+        if not schedule.get("timezone"):  # never a silent UTC: nothing runs until one is chosen
+            if self.scheduler.get_job("reconcile") is not None:
+                self.scheduler.remove_job("reconcile")
+            log.warning(NO_ZONE)
+            return
         self.scheduler.add_job(self.reconcile, trigger_for(schedule), id="reconcile",
                                replace_existing=True, coalesce=True, misfire_grace_time=3600)
-        self.current = schedule
         log.info(f"reconciliation scheduled: {schedule['frequency']} at {schedule['time']} "
                  f"{schedule['timezone']}")
 

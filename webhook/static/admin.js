@@ -143,7 +143,17 @@ let pbxZone = null;  // the PBX's own time zone, when its API tells it (status h
 
 async function loadSettings() {
   const {status, data} = await api("GET", "/api/settings");
-  if (status === 200) $("settings").value = JSON.stringify(data, null, 2);
+  if (status !== 200) return;
+  // M1 runs in the PBX's time zone and has no default: propose the PBX's when it is known,
+  // else this browser's, for the administrator to check before the first save
+  if (data.schedule && !data.schedule.timezone) {
+    const current = await api("GET", "/api/status");
+    pbxZone = (((current.data || {}).health || {}).pbx || {}).timezone || pbxZone;
+    data.schedule.timezone = pbxZone || Intl.DateTimeFormat().resolvedOptions().timeZone;
+    say("settings-result", `schedule.timezone proposed: ${data.schedule.timezone} (` +
+        (pbxZone ? "the PBX's" : "this browser's") + "); it must be the PBX's time zone", true);
+  }
+  $("settings").value = JSON.stringify(data, null, 2);
 }
 
 function showHealth(data) {
