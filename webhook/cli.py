@@ -12,12 +12,14 @@ from tqdm import tqdm
 
 from core.engine.rules import refusal_of
 from core.engine.runs import COUNT_NAMES, Run
+from webhook.probe_cli import probe
 from workers import jobs
 from workers.runtime import Runtime
 
 
 def register(app: Flask) -> None:
     app.cli.add_command(sync)
+    app.cli.add_command(probe)
 
 
 @click.command("sync")
