@@ -148,7 +148,9 @@ def create_user() -> tuple[Response, int]:
             raise bad_request("Another object with the same value for property "
                               "userPrincipalName already exists.")
         body.pop("passwordProfile")
-        user = {"businessPhones": [], "userType": "Member", "mail": body["userPrincipalName"],
+        # Graph answers null for a property never set, never leaves it out ("user resource type")
+        unset = dict.fromkeys(_USER_WRITABLE - {"passwordProfile"})
+        user = unset | {"businessPhones": [], "userType": "Member", "mail": body["userPrincipalName"],
                 "givenName": None, "surname": None, "jobTitle": None, "mobilePhone": None,
                 "officeLocation": None, "preferredLanguage": None,
                 "onPremisesExtensionAttributes": {f"extensionAttribute{i}": None
