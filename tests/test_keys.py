@@ -217,7 +217,6 @@ def test_a_rotated_key_keeps_the_workers_connected_and_seals_again(
     assert only_new.open(stored_seals(state)[0]) == values["client_secret"]
 
 
-@NEEDS_WEBHOOK_PATCH
 def test_a_rotated_key_keeps_the_web_app_connected_and_seals_again() -> None:
     app = app_with({"SECRET_KEY": NEW_KEY, "SECRET_KEY_FALLBACKS": OLD_KEY})
     state = app.extensions["state"]

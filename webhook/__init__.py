@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     client = redis_client or redis.Redis.from_url(settings.redis_url, socket_timeout=5,
                                                   socket_connect_timeout=2)
     state = StateStore(client)
-    box = SecretBox(settings.secret_key)
+    box = SecretBox(settings.secret_key, settings.secret_key_fallbacks)
     subscriptions = SubscriptionStore(state, box)
     app.extensions.update(
         settings=settings, redis=client, state=state, box=box,
