@@ -334,3 +334,43 @@ def test_deliveries_are_sometimes_duplicated_as_at_least_once_delivery_allows(
     first, second = receiver.wait_for(2)
 
     assert first == second  # the same notification id twice
+
+
+def test_presence_notification_has_the_basic_shape_graph_sends_since_june_2024(
+        sandbox: Sandbox, graph: GraphClient, receiver: Receiver) -> None:
+    """"Breaking changes to Microsoft Graph presence and online meeting basic change
+    notifications" (Microsoft 365 Developer Blog, 2024; tests/data/presence_notification_2024.json):
+    the resource is the filter form, and resourceData carries the user's id."""
+    import datetime as dt
+
+    from core.http import new_session
+    from core.presence.subscription import certificate
+    from core.secret_box import SecretBox
+    from core.store.stub import stub_store
+    from tests.test_sandbox_signin import REDIRECT, sign_in
+
+    store = sandbox.graph_store
+    alice, bob = add_users(store, 2)
+    store.app.redirect_uris = {REDIRECT}
+    token = sign_in(sandbox, store.users.items[alice])["access_token"]
+    pem, cert_id = certificate(stub_store(), SecretBox("fidelity-presence-key-4Tq9Lm2Xw7Rb"),
+                               dt.datetime.now(dt.UTC))
+    created = new_session(str(sandbox.cert_path)).post(
+        f"{sandbox.describe()['graph_base_url']}/subscriptions",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"changeType": "updated", "notificationUrl": receiver.url,
+              "resource": f"/communications/presences?$filter=id in ('{alice}', '{bob}')",
+              "expirationDateTime": expiry(50), "clientState": "presence-state",
+              "encryptionCertificate": pem, "encryptionCertificateId": cert_id}, timeout=30)
+    assert created.status_code == 201, created.text
+
+    graph.request("POST", f"users/{bob}/presence/setPresence", json={
+        "sessionId": sandbox.describe()["client_id"], "availability": "Busy", "activity": "InACall"})
+    (item,) = receiver.wait_for(1)
+
+    documented = example("presence_notification_2024.json")["value"][0]
+    assert keys(item) == keys(documented)
+    assert item["resource"] == f"communications/presences?$filter=id+in+(%27{bob}%27)"
+    assert item["resourceData"] == {"@odata.type": "#Microsoft.Graph.presence",
+                                    "@odata.id": f"users/{bob}/presence", "id": bob}
+    assert (item["changeType"], item["clientState"]) == ("updated", "presence-state")

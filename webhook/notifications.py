@@ -9,12 +9,20 @@ Graph batches up to hundreds of notifications a POST when many changes happen, s
 per item is kept small: the collection is checked by a plain function rather than a schema
 library (which cost about ten times as much per item), and each (subscription, clientState)
 pair of a batch is looked up and compared once.
+
+A presence item is handed over with the `user_id` it is about: `resourceData.id`. Since June
+2024 Graph's basic presence notifications name the user there, and their `resource` is the
+subscription's filter form, `communications/presences?$filter=id+in+(%27{id}%27)` (Microsoft 365
+Developer Blog, "Breaking changes to Microsoft Graph presence and online meeting basic change
+notifications"); only an item without `resourceData` falls back to the last id in `resource`
+(the older `communications/presences/{id}`). A presence item that names no user is dropped.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 import time
 import unicodedata
@@ -34,6 +42,7 @@ CHANGE_FIELDS = ("subscriptionId", "changeType", "resource")
 LIFECYCLE_FIELDS = ("subscriptionId", "lifecycleEvent")
 OPTIONAL_FIELDS = ("clientState", "id")
 LIFECYCLE_EVENTS = ("reauthorizationRequired", "subscriptionRemoved", "missed")
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def collection_problem(body: Any, required: tuple[str, ...]) -> str | None:
@@ -52,7 +61,22 @@ def collection_problem(body: Any, required: tuple[str, ...]) -> str | None:
         for name in OPTIONAL_FIELDS:
             if item.get(name) is not None and not isinstance(item[name], str):
                 return f"value[{index}].{name} must be a string or null"
+        data = item.get("resourceData")
+        if data is not None and not isinstance(data, dict):
+            return f"value[{index}].resourceData must be an object or null"
+        if data is not None and data.get("id") is not None and not isinstance(data["id"], str):
+            return f"value[{index}].resourceData.id must be a string"
     return None
+
+
+def presence_user(item: dict[str, Any]) -> str | None:
+    """The user a presence notification is about: `resourceData.id`; without resourceData,
+    the last id in `resource`."""
+    data = item.get("resourceData")
+    if data is not None:
+        return data.get("id") or None
+    found = GUID.findall(item["resource"])
+    return found[-1] if found else None
 
 
 def _validation_answer(token: str) -> tuple[Response | str, int, dict[str, str]]:
@@ -155,6 +179,21 @@ def _change_id(item: dict[str, Any]) -> str:
     return item.get("id") or f"local-{uuid.uuid4().hex}"
 
 
+def _change(item: dict[str, Any], kind: str, extensions: dict[str, Any]) -> dict[str, Any] | None:
+    """What the workers get of one trusted item; None for a presence item naming no user."""
+    change = {"kind": kind, "id": _change_id(item), "change_type": item["changeType"],
+              "resource": item["resource"]}
+    if kind != "presence":
+        return change
+    user_id = presence_user(item)
+    if user_id is None:
+        extensions["metrics"].notifications.labels("no_user").inc()
+        log.warning("presence notification naming no user dropped",
+                    extra={"subscription_id": item["subscriptionId"]})
+        return None
+    return change | {"user_id": user_id}
+
+
 @blueprint.post("/graph/notifications")
 def notifications() -> Any:
     items, answer = _received(CHANGE_FIELDS)
@@ -162,9 +201,8 @@ def notifications() -> Any:
         return answer
     extensions = current_app.extensions
     trust = Trust(extensions)
-    accepted = [{"kind": kind_of(record), "id": _change_id(item),
-                 "change_type": item["changeType"], "resource": item["resource"]}
-                for item in items if (record := trust.record(item)) is not None]
+    accepted = [change for item in items if (record := trust.record(item)) is not None
+                and (change := _change(item, kind_of(record), extensions)) is not None]
     if accepted:
         send(extensions["broker"], NOTE_CHANGES, accepted)
         extensions["metrics"].notifications.labels("accepted").inc(len(accepted))

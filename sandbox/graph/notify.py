@@ -76,10 +76,8 @@ class Notifier:
     def _item(self, sub: dict[str, Any], change: Change) -> dict[str, Any]:
         tenant = self.store.tenant_id
         if change.kind == "presence":
-            resource = f"communications/presences/{change.object_id}"
-            data = {"@odata.id": f"users/{change.object_id}/presence",
-                    "@odata.type": "#microsoft.graph.presence", "id": change.object_id}
-        elif change.kind == "contacts":
+            return self._presence_item(sub, change)
+        if change.kind == "contacts":
             resource = f"Users/{change.owner_id}/Contacts/{change.object_id}"
             data = {"@odata.type": "#Microsoft.Graph.Contact", "@odata.id": resource,
                     "@odata.etag": f'W/"{uuid.uuid4().hex}"', "id": change.object_id}
@@ -88,13 +86,24 @@ class Notifier:
             resource = f"{entity}s/{change.object_id}"
             data = {"@odata.type": f"#Microsoft.Graph.{entity}", "@odata.id": resource,
                     "id": change.object_id, "organizationId": tenant}
-        item = {"id": uuid.uuid4().hex, "subscriptionId": sub["id"],
+        return {"id": uuid.uuid4().hex, "subscriptionId": sub["id"],
                 "subscriptionExpirationDateTime": sub["expirationDateTime"], "tenantId": tenant,
                 "clientState": sub.get("clientState"), "changeType": change.change_type,
                 "resource": resource, "resourceData": data}
-        if change.kind == "presence":
-            item["organizationId"] = tenant
-        return item
+
+    def _presence_item(self, sub: dict[str, Any], change: Change) -> dict[str, Any]:
+        """A basic presence notification as Graph sends it since June 2024: "Breaking changes
+        to Microsoft Graph presence and online meeting basic change notifications" (Microsoft
+        365 Developer Blog): the filter form of the resource, URL-encoded, one user a
+        notification, and no notification id or organizationId."""
+        user_id = change.object_id
+        return {"subscriptionId": sub["id"], "clientState": sub.get("clientState"),
+                "changeType": change.change_type,
+                "resource": f"communications/presences?$filter=id+in+(%27{user_id}%27)",
+                "subscriptionExpirationDateTime": sub["expirationDateTime"],
+                "resourceData": {"@odata.type": "#Microsoft.Graph.presence",
+                                 "@odata.id": f"users/{user_id}/presence", "id": user_id},
+                "tenantId": self.store.tenant_id}
 
     def lifecycle(self, sub: dict[str, Any], event: str) -> None:
         url = sub.get("lifecycleNotificationUrl")
