@@ -22,13 +22,12 @@ from core import logs
 from core.config import DEFAULT_REDIS_URL
 from core.contacts.mailboxes import mailboxes_in_range
 from core.engine.runs import Run
-from core.errors import GraphError, SyncError
-from core.presence.subscription import certificate, covered_users, current, keep
-from core.presence.sync import sync_presence
+from core.errors import GraphError
+from core.presence.subscription import current
 from core.subscription_upkeep import maintain
 from core.subscriptions import kind_of, renew
 from workers import broker as names
-from workers import health, jobs
+from workers import health, jobs, presence
 from workers.runtime import Runtime, runtime
 
 logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
@@ -155,7 +154,7 @@ def maintain_subscriptions() -> None:
     finally:
         with contextlib.suppress(LockError):
             lock.release()
-    if not _presence_on(rt) and current(rt.subscriptions) is not None:
+    if not _on(rt, "presence") and current(rt.subscriptions) is not None:
         poll_presence.send()  # drops the presence subscription under the presence lock
     for failed in (s for s in subs if s.get("problem")):
         log.warning(f"subscription {failed['resource']}: {failed['problem']}")
@@ -222,82 +221,16 @@ def wind_down_integration(run_id: str, action: str, delete_extensions: bool,
         raise dramatiq.Retry("another sync is running", delay=BUSY_RETRY_MS) from None
 
 
-def _presence_on(rt: Runtime) -> bool:
-    return _on(rt, "presence")
-
-
-def _keep_presence_subscription(rt: Runtime, *, renew: bool) -> tuple[list[str], bool]:
-    """Keep the presence subscription in step (P3); the users it covers, and whether it was
-    made or renewed just now. Nobody authorized, or it failed: nobody covered, all polled."""
-    urls = rt.notification_urls()
-    wanted = covered_users(rt.state) if _presence_on(rt) else []
-    authorization = rt.presence_authorization.get()
-    if urls is None or authorization is None or not (wanted or current(rt.subscriptions)):
-        return [], False
-    graph = rt.delegated_graph()
-    if graph is None:
-        return [], False
-    try:
-        covered, fresh = keep(graph, rt.subscriptions, wanted, notification_url=urls[0],
-                              lifecycle_url=urls[1], now=_now(), renew=renew,
-                              owner=authorization["user_id"],
-                              certificate=certificate(rt.state, rt.box, _now()))
-    except SyncError as exc:
-        log.warning(f"presence subscription not kept, polling everyone: {exc}")
-        return [], False
-    rt.presence_authorization.update(problem=None)
-    return covered, fresh
-
-
 @dramatiq.actor(actor_name=names.POLL_PRESENCE, queue_name=names.QUEUE, max_retries=0)
 def poll_presence(renew: bool = False, everyone: bool = False) -> None:
-    """P1-P3: keep the presence subscription, then poll the users it does not cover (all of
-    them when it is new or renewed, or after Graph said it missed notifications).
-
-    Presence takes its own short lock, not the sync lock: it only sets presence, and must not
-    wait behind a long sync; it also keeps one refresh of the delegated token at a time. A
-    failed poll is not retried: the next one comes soon.
-    """
-    rt = runtime()
-    asked = renew or everyone  # by a lifecycle event: wait for the lock rather than skip
-    lock = rt.redis.lock(rt.state.keys.presence_lock(), timeout=120, blocking=asked,
-                         blocking_timeout=60)
-    if not lock.acquire():
-        return
-    try:
-        covered, fresh = _keep_presence_subscription(rt, renew=renew)
-        if not _presence_on(rt):
-            return
-        polled = None if fresh or everyone else set(rt.state.user_links()) - set(covered)
-        result = sync_presence(graph=rt.graph(), pbx=rt.pbx(), state=rt.state, user_ids=polled)
-    except SyncError as exc:
-        log.warning(f"presence poll failed: {exc}")
-        return
-    finally:
-        with contextlib.suppress(LockError):
-            lock.release()
-    if result["updated"] or result["failed"]:
-        log.info(f"presence: {result['updated']} extensions updated, {result['failed']} failed "
-                 f"of {result['checked']} users")
+    """P1-P3: keep the presence subscription, then poll the users it does not cover. A failed
+    poll is not retried: the next one comes soon."""
+    presence.poll(runtime(), renew=renew, everyone=everyone)
 
 
 @dramatiq.actor(actor_name=names.PRESENCE_CHANGED, queue_name=names.QUEUE, max_retries=3,
                 min_backoff=1_000)
 def presence_changed(user_ids: list[str]) -> None:
-    """P3: presence notifications, applied as they arrive (the same lock as the poll, so an
-    older reading never lands after a newer one)."""
-    rt = runtime()
-    if not _presence_on(rt):
-        return
-    lock = rt.redis.lock(rt.state.keys.presence_lock(), timeout=120, blocking=True,
-                         blocking_timeout=30)
-    if not lock.acquire():
+    """P3: presence notifications, applied as they arrive."""
+    if not presence.changed(runtime(), user_ids):
         raise dramatiq.Retry("a presence poll is running", delay=1_000)
-    try:
-        result = sync_presence(graph=rt.graph(), pbx=rt.pbx(), state=rt.state,
-                               user_ids=set(user_ids))
-    finally:
-        with contextlib.suppress(LockError):
-            lock.release()
-    log.info(f"presence changed: {result['updated']} extensions updated",
-             extra={"count": len(user_ids)})

@@ -7,7 +7,6 @@ is stale, `POST /api/health/check` on demand, and `after_failed_run` after a run
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 
 from core.connection import check as check_connection
@@ -19,11 +18,8 @@ from core.graph.client import GraphClient
 from core.health import HealthStore, check_parts, check_pbx
 from core.health.check import parts_to_check
 from core.health.store import AFTER_FAILURE_GAP_SECONDS
-from workers.broker import CHECK_HEALTH, make_broker, send
+from workers.broker import CHECK_HEALTH
 from workers.runtime import Runtime
-
-_brokers: dict[str, Any] = {}
-_brokers_lock = threading.Lock()
 
 
 def check(rt: Runtime, now: dt.datetime | None = None) -> dict[str, dict[str, Any]]:
@@ -61,9 +57,5 @@ def after_failed_run(rt: Runtime, run: Run) -> bool:
         return False
     if not HealthStore(rt.state).claim("after-failure", AFTER_FAILURE_GAP_SECONDS):
         return False
-    with _brokers_lock:
-        broker = _brokers.get(rt.settings.redis_url)
-        if broker is None:
-            broker = _brokers[rt.settings.redis_url] = make_broker(rt.settings.redis_url)
-    send(broker, CHECK_HEALTH, "after a failed run")
+    rt.send(CHECK_HEALTH, "after a failed run")
     return True

@@ -24,6 +24,7 @@ from core.groups.sync import GroupSync, GroupWindDown
 from core.presence.subscription import revoke as revoke_presence
 from core.subscriptions import delete_all
 from core.users.sync import UserSync, UserWindDown
+from workers.health import after_failed_run
 from workers.runtime import Runtime
 
 log = logging.getLogger("workers")
@@ -69,8 +70,11 @@ def _context(rt: Runtime, lock: FencedLock, document: dict[str, Any], *,
     return ctx
 
 
-def _logged(run: Run) -> Run:
+def _logged(rt: Runtime, run: Run) -> Run:
+    """Log how a run ended; a failed one asks for a health check (a permission taken away, the
+    PBX refusing: status then says which)."""
     log.info(run.summary, extra={"status": run.state})
+    after_failed_run(rt, run)
     return run
 
 
@@ -84,15 +88,15 @@ def sync(rt: Runtime, run: Run, *, progress: Progress | None = None, wait: float
             if not parts:
                 run.start(now())
                 rt.state.save_run(run.finish(now(), "failed", refusal_of(refusals).message))
-                return _logged(run)
+                return _logged(rt, run)
             ctx = _context(rt, lock, dict(now_situation.document or {}), progress=progress)
             try:
                 ctx.graph = rt.graph()
             except SyncError as exc:
                 run.start(now())
                 rt.state.save_run(run.finish(now(), "failed", str(exc)))
-                return _logged(run)
-            return _logged(execute(run, [_PARTS[p]() for p in parts], ctx))
+                return _logged(rt, run)
+            return _logged(rt, execute(run, [_PARTS[p]() for p in parts], ctx))
     finally:
         logs.run_id.reset(token)
 
@@ -130,7 +134,7 @@ def sync_changes(rt: Runtime, kind: str) -> Run | None:
             rt.debouncer.give_back(kind, run.id)
         else:
             rt.debouncer.done(kind, run.id)
-        return _logged(run)
+        return _logged(rt, run)
 
 
 def wind_down(rt: Runtime, run: Run) -> Run:
@@ -168,4 +172,4 @@ def wind_down(rt: Runtime, run: Run) -> Run:
                        f"deleted, {released} released" + (f"; {run.error}" if run.error else "")
                        + ".")
         rt.state.save_run(run)
-        return _logged(run)
+        return _logged(rt, run)

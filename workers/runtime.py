@@ -79,14 +79,20 @@ class Runtime:
             self._pbx.token_source.close()
         self.redis.close()
 
-    def ask_for_changes_run(self, kind: str) -> None:
-        """Queue an incremental sync for the pending changes of `kind`."""
-        from workers.broker import SYNC_CHANGES, make_broker, send
+    def send(self, actor_name: str, *args: Any) -> None:
+        """Enqueue a message for an actor, through one broker of this process's own."""
+        from workers.broker import make_broker, send
 
         with self._clients_lock:
             if self._broker is None:
                 self._broker = make_broker(self.settings.redis_url)
-        send(self._broker, SYNC_CHANGES, kind)
+        send(self._broker, actor_name, *args)
+
+    def ask_for_changes_run(self, kind: str) -> None:
+        """Queue an incremental sync for the pending changes of `kind`."""
+        from workers.broker import SYNC_CHANGES
+
+        self.send(SYNC_CHANGES, kind)
 
 
 _runtime: Runtime | None = None
