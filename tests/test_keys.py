@@ -40,12 +40,6 @@ TOKEN = "keys-test-admin-token-Pq8Wm3Zr6Tn1Yx5Lc"
 PBX = {"PBX_BASE_URL": "http://127.0.0.1:1", "PBX_CLIENT_ID": "id", "PBX_CLIENT_SECRET": "s"}
 UNREADABLE = ("the stored client secret cannot be opened with SECRET_KEY: set "
               "SECRET_KEY_FALLBACKS to the old key, or connect again")
-NEEDS_WEBHOOK_PATCH = pytest.mark.xfail(
-    strict=True, reason="create_app's SecretBox and ClientStates.get need the patch in the keys "
-                        "report; remove this mark once webhook/__init__.py and notifications.py "
-                        "have it")
-
-
 def app_with(env: dict[str, str], redis: Any = None) -> Flask:
     broker = StubBroker()
     broker.declare_queue("default")
@@ -236,7 +230,6 @@ def test_the_web_app_signs_sessions_with_the_signing_key() -> None:
     assert app.config["SECRET_KEY_FALLBACKS"] == [signing_key(OLD_KEY)]
 
 
-@NEEDS_WEBHOOK_PATCH
 def test_a_notification_whose_client_state_no_key_opens_is_dropped_with_202() -> None:
     app = app_with({"SECRET_KEY": NEW_KEY})
     seal_everything_under(OLD_KEY, app.extensions["state"])

@@ -31,6 +31,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from core.errors import SealError
 from core.subscriptions import SubscriptionStore, kind_of
 from workers.broker import HANDLE_LIFECYCLE, NOTE_CHANGES, send
 
@@ -116,10 +117,12 @@ class ClientStates:
 
     def __init__(self, store: SubscriptionStore, ttl: float = 60.0) -> None:
         self.store, self.ttl = store, ttl
-        self.entries: dict[str, tuple[float, dict[str, Any], bytes]] = {}
+        self.entries: dict[str, tuple[float, dict[str, Any], bytes | None]] = {}
         self.lock = threading.Lock()
 
-    def get(self, subscription_id: str) -> tuple[dict[str, Any], bytes] | None:
+    def get(self, subscription_id: str) -> tuple[dict[str, Any], bytes | None] | None:
+        """The record and its opened client state (None when no key opens it), or None when
+        the subscription is unknown."""
         now = time.monotonic()
         with self.lock:
             entry = self.entries.get(subscription_id)
@@ -128,7 +131,10 @@ class ClientStates:
         record = self.store.get(subscription_id)
         if record is None:
             return None
-        opened = self.store.box.open(record["client_state"]).encode()
+        try:  # an old key in SECRET_KEY_FALLBACKS opens it, and it is sealed again
+            opened: bytes | None = self.store.open_client_state(record).encode()
+        except SealError:
+            opened = None  # sealed under a key this app no longer holds: dropped, never a 500
         with self.lock:
             self.entries[subscription_id] = (now + self.ttl, record, opened)
         return record, opened
@@ -164,6 +170,11 @@ class Trust:
                         extra={"subscription_id": subscription_id})
             return "unknown_subscription", None
         record, expected = found
+        if expected is None:
+            log.warning("notification dropped: its subscription's clientState cannot be opened "
+                        "with SECRET_KEY (set SECRET_KEY_FALLBACKS to the old key)",
+                        extra={"subscription_id": subscription_id})
+            return "unreadable_client_state", None
         if not hmac.compare_digest(expected, client_state.encode()):
             log.warning("notification with a wrong clientState dropped",
                         extra={"subscription_id": subscription_id})
