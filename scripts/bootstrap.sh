@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what `make demo` and `make test` need on a fresh Debian machine with Python 3.11:
-# a .venv from requirements.txt, and Debian's redis-server when none is on PATH.
+# a .venv from requirements.txt and requirements-dev.txt (every package pinned with its hashes,
+# installed with --require-hashes), and Debian's redis-server when none is on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,18 +23,25 @@ if ! command -v redis-server >/dev/null 2>&1; then
   apt_install redis-server
 fi
 
+locks=(requirements.txt requirements-dev.txt)
 stamp=.venv/.requirements.sha256
-wanted=$(sha256sum requirements.txt | cut -d' ' -f1)
+wanted=$(cat "${locks[@]}" | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   if ! "$PYTHON" -m venv --help >/dev/null 2>&1 || ! "$PYTHON" -c "import ensurepip" 2>/dev/null; then
     echo "bootstrap: installing python3-venv (Debian package)"
     apt_install python3-venv
   fi
   [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-  echo "bootstrap: installing requirements.txt into .venv"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v WARNING || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt 2>&1 \
-    | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import flask, msal, dramatiq, redis, marshmallow, tenacity, pytest"
+  echo "bootstrap: installing ${locks[*]} into .venv"
+  # No pip upgrade: an unpinned download would defeat the hashes, and the pip that venv
+  # brings reads these files as they are.
+  log=.venv/.pip-install.log
+  if ! .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes \
+      -r requirements.txt -r requirements-dev.txt >"$log" 2>&1; then
+    grep -v "^WARNING: Location" "$log" >&2
+    echo "bootstrap: pip install failed (log: $log)" >&2
+    exit 1
+  fi
+  .venv/bin/python -c "import flask, msal, dramatiq, redis, marshmallow, tenacity, pytest, fakeredis, hypothesis"
   echo "$wanted" > "$stamp"
 fi
