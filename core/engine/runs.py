@@ -3,6 +3,14 @@
 A run covers one or more parts (users, groups, contacts). Each part ends in a `PartResult`;
 the run's own counts, failures, skips and held deletions are those of its parts added up,
 and its state is the worst of theirs.
+
+A record lists at most `OBJECTS_KEPT` objects in each of its lists (`failures`, `skipped`,
+`held_deletions`, at the top and in each of `parts`), the first ones in plan order; the
+totals (`failures_total`, `skipped_total`, `held_total`) and the counts stay exact, and the
+summaries are written from the full lists. The bound is generous on purpose: it is what a
+per-object view of a run can show. A record lists at most 3 x (1 + parts) x OBJECTS_KEPT
+objects (the top lists repeat the parts'); at about 150 bytes an object, that is at most about
+1 MB for a run of one part, and a run usually lists a few objects.
 """
 
 from __future__ import annotations
@@ -19,6 +27,9 @@ STATES = ("queued", "running", "succeeded", "partial", "failed", "blocked")
 FINISHED = ("succeeded", "partial", "failed", "blocked")
 COUNT_NAMES = ("created", "updated", "deleted", "released", "linked", "skipped", "failed")
 _WORST = ("blocked", "failed", "partial", "succeeded")  # the first one any part has wins
+OBJECTS_KEPT = 1000
+LISTS = {"failures": "failures_total", "skipped": "skipped_total",
+         "held_deletions": "held_total"}  # each list of objects, and the name of its total
 _NOUNS = {"users": ("User", "users", "PBX extensions"),
           "groups": ("Group", "groups", "PBX extension groups"),
           "contacts": ("Contact", "contacts", "PBX phonebooks")}
@@ -68,6 +79,9 @@ class Run:
     failures: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     held_deletions: list[dict[str, Any]] = field(default_factory=list)
+    failures_total: int = 0
+    skipped_total: int = 0
+    held_total: int = 0
     parts: dict[str, dict[str, Any]] = field(default_factory=dict)
     synced: int = 0
     mode: str | None = None
@@ -89,7 +103,10 @@ class Run:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Run:
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        run = cls(**{k: v for k, v in raw.items() if k in known})
+        for name, total in LISTS.items():  # a record from before the totals: its lists were whole
+            setattr(run, total, max(getattr(run, total), len(getattr(run, name))))
+        return run
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -103,18 +120,25 @@ class Run:
         self.state, self.started_at, self.interrupted = "running", now.isoformat(), False
         self.parts, self.counts, self.error = {}, zero_counts(), None
         self.failures, self.skipped, self.held_deletions = [], [], []
+        self.failures_total = self.skipped_total = self.held_total = 0
         self.synced, self.mode, self.retry_after, self.finished_at = 0, None, None, None
 
     def add(self, result: PartResult) -> None:
-        """Take in one part's result: the run's totals are the sums of its parts."""
-        self.parts[result.part] = dataclasses.asdict(result)
+        """Take in one part's result: the run's totals are the sums of its parts, and each
+        list keeps its first `OBJECTS_KEPT` objects."""
+        part = dataclasses.asdict(result)
+        for name, total in LISTS.items():
+            rows = part[name]
+            part[name], part[total] = rows[:OBJECTS_KEPT], len(rows)
+            kept = getattr(self, name)
+            room = max(OBJECTS_KEPT - len(kept), 0)
+            kept += [row | {"part": result.part} for row in rows[:room]]
+            setattr(self, total, getattr(self, total) + len(rows))
+        self.parts[result.part] = part
         totals = Counter[str]()
-        for part in self.parts.values():
-            totals.update(part["counts"])
+        for each in self.parts.values():
+            totals.update(each["counts"])
         self.counts = zero_counts() | dict(totals)
-        self.failures += [f | {"part": result.part} for f in result.failures]
-        self.skipped += [s | {"part": result.part} for s in result.skipped]
-        self.held_deletions += [h | {"part": result.part} for h in result.held_deletions]
         self.synced += result.synced
         self.mode = self.mode or result.mode
         self.retry_after = max(filter(None, (self.retry_after, result.retry_after)), default=None)

@@ -19,8 +19,8 @@ from core.store.keys import Keys
 from core.sync_settings import defaults, validate_document
 from core.users.records import Link
 
-RUNS_KEPT = 200
-RUN_TTL_SECONDS = 90 * 24 * 3600
+RUNS_KEPT = 200  # a run that falls off the newest 200 is deleted with it
+RUN_TTL_SECONDS = 90 * 24 * 3600  # only for a record whose listing was lost (a crash between)
 PARTS = ("users", "groups", "contacts", "presence")
 DEFAULT_FLAGS: dict[str, Any] = {"state": "enabled", "users_paused": False, "groups_paused": False}
 
@@ -184,15 +184,20 @@ class StateStore:
 
     # runs --------------------------------------------------------------------------------
     def save_run(self, run: Run | dict[str, Any]) -> None:
+        """Keep a run's record; a new run goes first in the history, and the records of the
+        runs it pushes past the newest `RUNS_KEPT` are deleted."""
         record = run.to_dict() if isinstance(run, Run) else run
-        run_key = self.keys.run(record["id"])
-        is_new = not self.redis.exists(run_key)
-        pipe = self.redis.pipeline()
-        pipe.set(run_key, json.dumps(record), ex=RUN_TTL_SECONDS)
-        if is_new:
-            pipe.lpush(self.keys.runs(), record["id"])
-            pipe.ltrim(self.keys.runs(), 0, RUNS_KEPT - 1)
-        pipe.execute()
+        run_key, text = self.keys.run(record["id"]), json.dumps(record)
+        if not self.redis.set(run_key, text, ex=RUN_TTL_SECONDS, nx=True):
+            self.redis.set(run_key, text, ex=RUN_TTL_SECONDS)  # an update: listed already
+            return
+        pipe = self.redis.pipeline()  # MULTI: what is trimmed is exactly what is read
+        pipe.lpush(self.keys.runs(), record["id"])
+        pipe.lrange(self.keys.runs(), RUNS_KEPT, -1)
+        pipe.ltrim(self.keys.runs(), 0, RUNS_KEPT - 1)
+        dropped = {_text(i) for i in pipe.execute()[1]} - {record["id"]}
+        if dropped:
+            self.redis.delete(*(self.keys.run(i) for i in dropped))
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         raw = self.redis.get(self.keys.run(run_id))
