@@ -137,3 +137,27 @@ def test_presence_polls_once_per_interval_and_only_when_on() -> None:
     assert off is False and sent == [True, False, False, True]
     assert [json.loads(m)["actor_name"] for m in broker.queues["default"].queue] == [
         "poll_presence", "poll_presence"]
+
+
+def test_a_presence_poll_claim_lives_a_little_longer_than_its_interval() -> None:
+    state = stub_store()
+    broker = StubBroker()
+    broker.declare_queue("default")
+    settings = Settings.from_env({"SECRET_KEY": "clock-test-key-Mf8Ws2Kz6Qx1Nr4Tj9Hb3Vd7Lc",
+                                  "PBX_BASE_URL": "http://127.0.0.1:1",
+                                  "PBX_CLIENT_ID": "id", "PBX_CLIENT_SECRET": "secret"})
+    connection = ConnectionStore(state, SecretBox(settings.secret_key))
+    connection.save(Credentials("tenant", "client", "secret"))
+    state.set_flags(state="enabled")
+    state.save_settings(merge(defaults(), {"presence": {"enabled": True}}))
+    state.mark_saved("presence")
+    clock = Clock(state, broker, BackgroundScheduler(), connection=connection, settings=settings)
+    clock.presence_interval = 30
+    at = dt.datetime(2026, 11, 25, 9, 0, 5, tzinfo=dt.UTC)
+
+    assert clock.presence(at) and clock.reconcile(at)
+
+    claims = {key.decode().split(":")[2]: state.redis.ttl(key)
+              for key in state.redis.scan_iter(match=state.keys.clock_claim("*", "*"))}
+    assert 30 < claims["presence"] <= 120
+    assert claims["reconcile"] > 24 * 3600  # once a day or a week: a few keys, kept longer

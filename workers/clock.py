@@ -40,7 +40,12 @@ from workers.broker import (
 )
 
 log = logging.getLogger("clock")
+# A claim only has to outlive the moments other clocks could fire for the same stamp. The
+# reconciliation (daily or weekly, up to an hour late) and the upkeep (hourly) make a few
+# keys a week, kept for the week; a presence poll makes one every interval, so its claim
+# lives one interval and a minute of clock skew between hosts.
 CLAIM_TTL = 7 * 24 * 3600
+POLL_CLAIM_MARGIN = 60
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -116,10 +121,10 @@ class Clock:
                      and self.connection.credentials(self.settings) is not None)
         return situation_of(self.state, connected=connected).why_not(part) is None
 
-    def claim(self, job: str, stamp: str) -> bool:
+    def claim(self, job: str, stamp: str, ttl: int = CLAIM_TTL) -> bool:
         """True for the first clock process to claim `job` for this stamp."""
         key = self.state.keys.clock_claim(job, stamp)
-        return bool(self.state.redis.set(key, 1, nx=True, ex=CLAIM_TTL))
+        return bool(self.state.redis.set(key, 1, nx=True, ex=ttl))
 
     def refresh(self) -> None:
         """(Re)schedule the reconciliation and the presence poll when their settings changed."""
@@ -157,7 +162,7 @@ class Clock:
         bucket = int(when.timestamp() // interval)
         if not self.may_run("presence"):
             return False
-        if not self.claim("presence", f"{interval}s-{bucket}"):
+        if not self.claim("presence", f"{interval}s-{bucket}", interval + POLL_CLAIM_MARGIN):
             return False
         send(self.broker, POLL_PRESENCE)
         return True
