@@ -13,6 +13,7 @@ from core.pbx.client import PbxClient
 from core.store.redis import StateStore
 from core.sync_settings import merge
 from core.users.sync import UserSync
+from sandbox.control import Fault
 from sandbox.runner import Sandbox
 from sandbox.seed import seed_tenant
 
@@ -119,3 +120,28 @@ def test_a_dry_run_counts_the_contacts_and_writes_nothing(
     assert dry["counts"]["created"] == real["counts"]["created"] > 0
     assert dry["counts"]["skipped"] == real["counts"]["skipped"]
     assert dry["summary"].startswith("Dry run")
+
+
+def test_a_mailbox_that_cannot_be_read_holds_its_own_phonebook_and_the_rest_sync(
+        synced: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    contacts_run(graph, pbx, state)
+    owners = [uid for uid in state.user_links() if sum(map(valid, outlook(synced, uid))) >= 1]
+    broken, other = owners[:2]
+    gone = next(c for c in outlook(synced, broken) if valid(c))
+    changed = next(c for c in outlook(synced, other) if valid(c))
+    graph.request("DELETE", f"users/{broken}/contacts/{gone['id']}")
+    graph.request("PATCH", f"users/{other}/contacts/{changed['id']}",
+                  json={"mobilePhone": "+1 555 0199"})
+    graph.transport.backoff = 0.001
+    synced.graph_control.faults.append(Fault(path=f"/v1.0/users/{broken}/contacts",
+                                             status=500, count=1000))
+
+    run = contacts_run(graph, pbx, state)
+
+    links = state.contact_links()
+    rows = {int(r["id"]): r for r in pbx.company_contacts()}
+    assert run["state"] == "partial" and run["counts"]["deleted"] == 0
+    assert [f["operation"] for f in run["failures"]] == ["read"]
+    assert "left as it is" in run["failures"][0]["reason"]
+    assert links[f"{broken}/{gone['id']}"].pbx_id in rows  # nothing deleted for it
+    assert rows[links[f"{other}/{changed['id']}"].pbx_id]["mobile"] == "+1 555 0199"

@@ -72,11 +72,8 @@ def _shared_mailboxes(graph: GraphClient, shared: dict[str, Any], mapped: dict[s
     found = []
     if shared["range"] == "mailboxes":
         for address, phonebook in mapped.items():
-            try:
-                body = graph.request("GET", f"users/{address}", params={"$select": "id,mail"})
-            except GraphError as exc:
-                if exc.status != 404:
-                    raise
+            body = _user_by_address(graph, address)
+            if body is None:
                 problems.append((address, "no such mailbox in the tenant"))
                 continue
             if not has_mailbox(graph, str(body["id"])):
@@ -107,3 +104,18 @@ def shared_mailboxes(graph: GraphClient) -> list[EntraUser]:
         if purpose == "shared":
             found.append(user)
     return found
+
+
+def _user_by_address(graph: GraphClient, address: str) -> dict[str, Any] | None:
+    """The account of a mailbox address: `users/{upn}` answers only for a user principal name
+    ("Get user": id or userPrincipalName), so an address that differs from it is looked up by
+    `mail`."""
+    try:
+        return dict(graph.request("GET", f"users/{address}", params={"$select": "id,mail"}))
+    except GraphError as exc:
+        if exc.status != 404:
+            raise
+    quoted = address.replace("'", "''")  # OData string literal
+    found = graph.request("GET", "users", params={"$filter": f"mail eq '{quoted}'",
+                                                  "$select": "id,mail"}).get("value") or []
+    return dict(found[0]) if found else None

@@ -101,16 +101,23 @@ def row_of(pbx_row: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
 def plan_contacts(wanted: tuple[WantedBook, ...], pbx_books: Mapping[int, Mapping[str, Any]],
                   pbx_contacts: Mapping[int, Mapping[str, Any]], book_links: Mapping[str, BookLink],
-                  contact_links: Mapping[str, ContactLink]) -> tuple[ContactOperation, ...]:
-    """The operations that bring the synced phonebooks and their contacts to `wanted`."""
+                  contact_links: Mapping[str, ContactLink], *,
+                  unread: frozenset[str] = frozenset()) -> tuple[ContactOperation, ...]:
+    """The operations that bring the synced phonebooks and their contacts to `wanted`.
+
+    The phonebooks in `unread` belong to mailboxes that could not be read this time: they and
+    their contacts are left exactly as they are (SPEC "Always": nothing is deleted because of
+    an error).
+    """
     ops: list[ContactOperation] = []
     wanted_books = {b.key: b for b in wanted}
     wanted_contacts = {c.key: (b.key, c) for b in wanted for c in b.contacts}
     for key, link in sorted(contact_links.items()):
-        if key not in wanted_contacts and link.pbx_id in pbx_contacts:
+        if key not in wanted_contacts and link.pbx_id in pbx_contacts \
+                and link.book_key not in unread:
             ops.append(DeleteContact(key, key, link.pbx_id))
     for key, link in sorted(book_links.items()):
-        if key not in wanted_books and link.pbx_id in pbx_books:
+        if key not in wanted_books and link.pbx_id in pbx_books and key not in unread:
             ops.append(DeleteBook(key, link.pbx_id, link.name))
     taken = {str(b.get("name")) for i, b in pbx_books.items()
              if i not in {link.pbx_id for link in book_links.values()}}

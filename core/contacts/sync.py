@@ -26,7 +26,7 @@ from core.contacts.records import (
 )
 from core.engine.engine import Context
 from core.engine.outcome import Outcome
-from core.errors import GraphError
+from core.errors import ApiError, GraphError
 from core.graph.client import GraphClient
 from core.store.redis import StateStore
 
@@ -56,20 +56,34 @@ def _book(key: str, name: str, mailbox_id: str, graph: GraphClient) -> WantedBoo
                       tuple(skipped))
 
 
-def read_books(graph: GraphClient, state: StateStore,
-               rules: dict[str, Any]) -> tuple[list[WantedBook], list[tuple[str, str]]]:
-    """The phonebooks that should exist, and the mailboxes that could not be used."""
+def read_books(graph: GraphClient, state: StateStore, rules: dict[str, Any]
+               ) -> tuple[list[WantedBook], list[tuple[str, str]], dict[str, tuple[str, str]]]:
+    """The phonebooks that should exist, the mailboxes that could not be used, and the
+    phonebooks whose mailbox could not be read this time (key → (mailbox, why)).
+
+    One mailbox Graph refuses or fails holds its own phonebook and lets the rest sync; an
+    error that is not about one mailbox (no token, Graph unreachable) fails the whole read.
+    """
     problems: list[tuple[str, str]] = []
-    books = [book for key, name, mailbox_id
-             in mailboxes_in_range(graph, state, rules, problems, probe=False)
-             if (book := _book(key, name, mailbox_id, graph)) is not None]
-    return books, problems
+    unread: dict[str, tuple[str, str]] = {}
+    books = []
+    for key, name, mailbox_id in mailboxes_in_range(graph, state, rules, problems, probe=False):
+        try:
+            book = _book(key, name, mailbox_id, graph)
+        except ApiError as exc:
+            unread[key] = (name, f"its mailbox could not be read, its phonebook was left as it "
+                                 f"is: {exc}")
+            continue
+        if book is not None:
+            books.append(book)
+    return books, problems, unread
 
 
 @dataclass(frozen=True)
 class Snapshot:
     books: tuple[WantedBook, ...]
     problems: tuple[tuple[str, str], ...]
+    unread: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     pbx_books: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     pbx_contacts: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
 
@@ -80,14 +94,15 @@ class ContactSync:
     name, kinds, deletions = "contacts", KINDS, DELETIONS
 
     def read(self, ctx: Context) -> Snapshot:
-        books, problems = read_books(ctx.graph, ctx.store, ctx.document["contacts"])
-        return Snapshot(tuple(books), tuple(problems),
+        books, problems, unread = read_books(ctx.graph, ctx.store, ctx.document["contacts"])
+        return Snapshot(tuple(books), tuple(problems), unread,
                         {int(b["id"]): b for b in ctx.pbx.phonebooks()},
                         {int(c["id"]): c for c in ctx.pbx.company_contacts()})
 
     def plan(self, snapshot: Snapshot, ctx: Context) -> tuple[ContactOperation, ...]:
         return plan_contacts(snapshot.books, snapshot.pbx_books, snapshot.pbx_contacts,
-                             ctx.store.book_links(), ctx.store.contact_links())
+                             ctx.store.book_links(), ctx.store.contact_links(),
+                             unread=frozenset(snapshot.unread))
 
     def apply(self, ops: Sequence[ContactOperation], ctx: Context) -> Outcome:
         return apply_contacts(ops, ctx.pbx, ctx.store, before=lambda _op: ctx.fence())
@@ -95,4 +110,8 @@ class ContactSync:
     def finish(self, snapshot: Snapshot, outcome: Outcome, held: bool, ctx: Context) -> int:
         outcome.skipped += [{"mailbox": m, "name": m, "reason": r} for m, r in snapshot.problems]
         outcome.counts["skipped"] += len(snapshot.problems)
+        for key, (name, reason) in sorted(snapshot.unread.items()):  # the run ends partial
+            outcome.failures.append({"contact": key, "name": name, "operation": "read",
+                                     "reason": reason})
+            outcome.counts["failed"] += 1
         return len(ctx.store.contact_links())

@@ -122,11 +122,11 @@ def run_part(part: Part, ctx: Context, *, dry_run: bool, allow_deletions: bool) 
     outcome = part.apply(guarded.to_apply, ctx)
     outcome.skipped += guarded.waiting_rows()
     outcome.counts["skipped"] += len(guarded.waiting)
+    result.synced = part.finish(snapshot, outcome, bool(guarded.held), ctx)  # may add rows
     result.counts |= {name: outcome.counts.get(name, 0) for name in result.counts}
     if outcome.counts.get("welcome_emails"):
         result.counts["welcome_emails"] = outcome.counts["welcome_emails"]
     result.failures, result.skipped = outcome.failures, outcome.skipped
-    result.synced = part.finish(snapshot, outcome, bool(guarded.held), ctx)
     result.state = ("blocked" if guarded.held else
                     "partial" if outcome.counts.get("failed") else "succeeded")
     return result.close(dry_run)

@@ -189,7 +189,10 @@ class GraphClient:
     # mail and presence -------------------------------------------------------------------
     def mailbox_purpose(self, user_id: str) -> str:
         body = self.request("GET", f"users/{user_id}/mailboxSettings")
-        return str(body.get("userPurpose") or "user")
+        purpose = body.get("userPurpose")
+        if isinstance(purpose, dict):  # one revision of the page shows {"value": "shared"}
+            purpose = purpose.get("value")
+        return str(purpose or "user")
 
     def contacts(self, user_id: str, folder_id: str | None = None) -> Iterator[EntraContact]:
         path = (f"users/{user_id}/contactFolders/{folder_id}/contacts" if folder_id
