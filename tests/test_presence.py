@@ -41,7 +41,7 @@ def test_bad_maps_are_refused_field_by_field() -> None:
 def test_only_changed_availability_is_applied_and_disabled_extensions_are_left_alone() -> None:
     presences = [Presence("u1", "Busy"), Presence("u2", "Available"), Presence("u9", "Busy")]
 
-    first = plan_presence(presences, EXTS, {"1002": {"enabled": False}}, {})
+    first = plan_presence(presences, EXTS, {"u2": {"enabled": False}}, {})
     again = plan_presence(presences, EXTS, {}, {"u1": "Busy", "u2": "Available"})
 
     assert first == (PresenceUpdate("u1", 11, "1001", "Busy", "away"),)

@@ -105,28 +105,33 @@ def disconnect() -> tuple[Response, int]:
     return _stop("disconnect", ("delete_extensions", "delete_groups"), state="disconnected")
 
 
-def _synced_number(number: str) -> bool:
-    return any(link.number == number for link in ext("state").user_links().values())
+def _user_of(number: str) -> str | None:
+    """The Entra user an extension number is synced for now: preferences are kept by user."""
+    links = ext("state").user_links().values()
+    return next((link.user_id for link in links if link.number == number), None)
 
 
 @blueprint.get("/extensions/<number>/presence")
 @admin_only
 def get_presence_preference(number: str) -> tuple[Response, int]:
-    if not _synced_number(number):
+    user_id = _user_of(number)
+    if user_id is None:
         return error(404, f"extension {number} is not synced from Entra ID")
-    return jsonify(effective(ext("state").presence_preferences().get(number))), 200
+    return jsonify(effective(ext("state").presence_preference(user_id))), 200
 
 
 @blueprint.put("/extensions/<number>/presence")
 @admin_only
 def put_presence_preference(number: str) -> tuple[Response, int]:
-    """P2: turn Teams presence on or off for an extension, and map availability to presence."""
-    if not _synced_number(number):
+    """P2: turn Teams presence on or off for an extension's user, and map availability to
+    presence; the choice stays with the user, not with the number."""
+    user_id = _user_of(number)
+    if user_id is None:
         return error(404, f"extension {number} is not synced from Entra ID")
     preference = request.get_json(silent=True)
     errors = map_errors(preference)
     if errors:
         return error(400, "invalid presence settings", fields=errors)
     stored = {"enabled": preference.get("enabled", True), "map": preference.get("map", {})}
-    ext("state").set_presence_preference(number, stored)
+    ext("state").set_presence_preference(user_id, stored)
     return jsonify(effective(stored)), 200

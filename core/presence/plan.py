@@ -68,14 +68,15 @@ def plan_presence(presences: list[Presence], extensions: Mapping[str, tuple[int,
                   last_seen: Mapping[str, str]) -> tuple[PresenceUpdate, ...]:
     """Updates for the synced users whose Teams availability changed since it was last applied.
 
-    `extensions` maps user ids to (extension id, number); `preferences` are keyed by number.
+    `extensions` maps user ids to (extension id, number); `preferences` are keyed by user id
+    (a number goes to someone else when its user leaves; the preference does not).
     """
     updates = []
     for presence in sorted(presences, key=lambda p: p.id):
         if presence.id not in extensions or last_seen.get(presence.id) == presence.availability:
             continue
         ext_id, number = extensions[presence.id]
-        preference = effective(preferences.get(number))
+        preference = effective(preferences.get(presence.id))
         status = target(presence.availability, preference["map"]) if preference["enabled"] else None
         if status is not None:
             updates.append(PresenceUpdate(presence.id, ext_id, number, presence.availability,

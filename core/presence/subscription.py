@@ -183,8 +183,8 @@ def certificate(state: StateStore, box: SecretBox, now: dt.datetime) -> tuple[st
 def covered_users(state: StateStore) -> list[str]:
     """The synced users a presence subscription covers: presence on, first 650 by id."""
     preferences = state.presence_preferences()
-    wanted = sorted(uid for uid, link in state.user_links().items()
-                    if effective(preferences.get(link.number))["enabled"])
+    wanted = sorted(uid for uid in state.user_links()
+                    if effective(preferences.get(uid))["enabled"])
     return wanted[:MAX_IDS]
 
 

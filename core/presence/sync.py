@@ -16,7 +16,9 @@ def sync_presence(*, graph: GraphClient, pbx: PbxClient, state: StateStore,
                   user_ids: Collection[str] | None = None) -> dict[str, Any]:
     """Read presence with `getPresencesByUserId` (650 users a call) for the synced users among
     `user_ids` (default: all of them) and update the extensions whose user's availability
-    changed since it was last applied. Raises on a failed read."""
+    changed since it was last applied. Raises on a failed read. The preferences of users no
+    longer synced are dropped first."""
+    state.prune_presence_preferences()
     links = state.user_links()
     extensions = {uid: (link.ext_id, link.number) for uid, link in links.items()
                   if user_ids is None or uid in user_ids}

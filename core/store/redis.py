@@ -105,23 +105,76 @@ class StateStore:
         self.redis.set(self.keys.links_tenant(), tenant_id)
 
     def forget_tenant(self) -> None:
-        """Drop every link, pending create, delta link and first-save mark: nothing on the PBX
-        is touched, and what was synced is left to the PBX."""
+        """Drop every link, pending create, delta link, presence preference and first-save
+        mark: nothing on the PBX is touched, and what was synced is left to the PBX."""
         doomed = [self.keys.links(kind) for kind in ("users", "groups", "phonebooks", "contacts")]
         doomed += [self.keys.links_tenant(), self.keys.pending_users(),
                    self.keys.released_users(), self.keys.subscriptions(),
-                   self.keys.presence("seen"), self.keys.presence("authorization")]
+                   self.keys.presence("seen"), self.keys.presence("authorization"),
+                   self.keys.presence("preferences")]
         doomed += [self.keys.saved(part) for part in PARTS]
         doomed += list(self.redis.scan_iter(match=self.keys.delta_pattern(), count=500))
         self.redis.delete(*doomed)
 
     # presence ----------------------------------------------------------------------------
     def presence_preferences(self) -> dict[str, dict[str, Any]]:
-        raw = self.redis.hgetall(self.keys.presence("preferences"))
+        """Each user's presence preference (P2), by Entra object id, never by extension
+        number: a number handed to someone else does not carry its old owner's choice.
+
+        Entries from before were keyed by number (all digits; an object id never is): each
+        moves, once, to the user that number is linked to now (or is being created with),
+        unless that user has one already; one whose number is nobody's now is dropped, so
+        whoever gets that number later does not inherit it.
+        """
+        key = self.keys.presence("preferences")
+        raw = self.redis.hgetall(key)
+        by_number = {_text(k): v for k, v in raw.items() if _is_number(_text(k))}
+        if by_number:
+            self._move_number_keyed(by_number)
+            raw = self.redis.hgetall(key)
         return {_text(k): json.loads(v) for k, v in raw.items()}
 
-    def set_presence_preference(self, number: str, preference: dict[str, Any]) -> None:
-        self.redis.hset(self.keys.presence("preferences"), number, json.dumps(preference))
+    def _move_number_keyed(self, by_number: dict[str, Any]) -> None:
+        key = self.keys.presence("preferences")
+        owners = {number: uid for uid, number in self.pending_creates().items()}
+        owners |= {link.number: uid for uid, link in self.user_links().items()}
+        pipe = self.redis.pipeline()
+        for number, value in by_number.items():
+            if number in owners:
+                pipe.hsetnx(key, owners[number], value)
+            pipe.hdel(key, number)
+        pipe.execute()
+
+    def presence_preference(self, user_id: str) -> dict[str, Any] | None:
+        """The preference a user chose, or None (the defaults apply)."""
+        return self.presence_preferences().get(user_id)
+
+    def set_presence_preference(self, user_id: str, preference: dict[str, Any]) -> None:
+        """Keep a user's preference under their Entra object id."""
+        self.redis.hset(self.keys.presence("preferences"), user_id, json.dumps(preference))
+
+    def prune_presence_preferences(self) -> list[str]:
+        """Drop the preferences of users no longer synced (deleted, released, out of range):
+        a preference goes with its link. Not while the sync lock is held (a run drops the link
+        of an extension it re-creates, then links it again), and not if the links, the
+        pending creates, the preferences or the lock change meanwhile; the user ids dropped."""
+        prefs, links, pending = (self.keys.presence("preferences"), self.keys.links("users"),
+                                 self.keys.pending_users())
+        with self.redis.pipeline() as pipe:
+            try:
+                pipe.watch(prefs, links, pending, self.keys.sync_lock())
+                if pipe.exists(self.keys.sync_lock()):
+                    return []
+                kept = {_text(k) for k in (*pipe.hkeys(links), *pipe.hkeys(pending))}
+                doomed = sorted(k for k in map(_text, pipe.hkeys(prefs))
+                                if k not in kept and not _is_number(k))
+                if doomed:
+                    pipe.multi()
+                    pipe.hdel(prefs, *doomed)
+                    pipe.execute()
+            except redis.WatchError:
+                return []
+        return doomed
 
     def presence_seen(self) -> dict[str, str]:
         raw = self.redis.hgetall(self.keys.presence("seen"))
@@ -226,6 +279,11 @@ class StateStore:
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         ids = [_text(i) for i in self.redis.lrange(self.keys.runs(), 0, limit - 1)]
         return [r for r in (self.run(i) for i in ids) if r is not None]
+
+
+def _is_number(key: str) -> bool:
+    """An extension number (the old key of a presence preference), not an Entra object id."""
+    return key.isascii() and key.isdigit()
 
 
 def _text(value: Any) -> str:
