@@ -55,9 +55,11 @@ class Keys:
 
     # runs
     def runs(self) -> str:
+        """List: the newest run ids first, at most `RUNS_KEPT` (core/store/redis.py)."""
         return self._k("runs")
 
     def run(self, run_id: str) -> str:
+        """A run's record, deleted when its id falls off `runs`."""
         return self._k("run", run_id)
 
     def sync_lock(self) -> str:
@@ -110,11 +112,12 @@ class Keys:
         return self._k("debounce", "now", kind)
 
     def clock_claim(self, job: str, stamp: str) -> str:
+        """One clock's claim on a firing; it expires (workers/clock.py says when)."""
         return self._k("clock", job, stamp)
 
     # presence and sign-in
     def presence(self, name: str) -> str:
-        """preferences | seen | authorization | certificate."""
+        """preferences (hash by Entra user id) | seen | authorization | certificate."""
         return self._k("presence", name)
 
     def flow(self, kind: str, state: str) -> str:
