@@ -25,6 +25,7 @@ from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.communications.get_presences_by_user_id.get_presences_by_user_id_post_request_body import (  # noqa: E501
     GetPresencesByUserIdPostRequestBody,
 )
+from msgraph.generated.models.contact import Contact
 from msgraph.generated.models.group import Group
 from msgraph.generated.models.password_profile import PasswordProfile
 from msgraph.generated.models.reference_create import ReferenceCreate
@@ -283,3 +284,25 @@ def test_presences_are_read_in_bulk_and_one_by_one(sandbox: Sandbox) -> None:
     assert (one.id, one.availability, one.activity) == (
         ids[0], store.presence[ids[0]]["availability"], store.presence[ids[0]]["activity"])
     assert one.out_of_office_settings.is_out_of_office is False
+
+
+def test_contacts_are_written_and_followed_by_a_delta_round(sandbox: Sandbox) -> None:
+    store = sandbox.graph_store
+    seed_tenant(store, 20)
+    owner = next(uid for uid in store.mailboxes if store.has_mailbox(store.users.items[uid]))
+
+    async def scenario(client: GraphServiceClient) -> tuple[Any, list[Any]]:
+        mailbox = client.users.by_user_id(owner)
+        folders = await mailbox.contact_folders.get()
+        folder = mailbox.contact_folders.by_contact_folder_id(folders.value[0].id)
+        _, link = await delta_round(await folder.contacts.delta.get(), folder.contacts.delta)
+        made = await mailbox.contacts.post(Contact(given_name="Nadia", surname="Newcontact",
+                                                   mobile_phone="+1 555 0142"))
+        changes, _ = await delta_round(
+            await folder.contacts.delta.with_url(link).get(), folder.contacts.delta)
+        return made, changes
+
+    made, changes = with_sdk(sandbox, scenario)
+
+    assert made.id and made.given_name == "Nadia"
+    assert [c.id for c in changes] == [made.id]

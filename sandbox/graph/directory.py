@@ -129,6 +129,8 @@ def get_user(key: str) -> Response:
         select = parse_select(request.args.get("$select"), "user",
                               (*USER_PROPERTIES, "mailboxSettings"))
         view = _user_view(user, select)
+        if select and "mailboxSettings" in select:  # "Get user mailbox settings": its own right
+            auth.authorize(*auth.MAILBOX_READ, denied=auth.EXCHANGE)
         if select and "mailboxSettings" in select and user["id"] in store.mailbox_settings:
             view["mailboxSettings"] = store.mailbox_settings[user["id"]]
     return jsonify({"@odata.context": context_url("users/$entity")} | view)

@@ -9,7 +9,13 @@ from flask import Blueprint, Response, jsonify, request
 
 from sandbox.graph import auth
 from sandbox.graph.auth import store_of
-from sandbox.graph.odata import GraphFailure, bad_request, parse_select, project
+from sandbox.graph.odata import (
+    GraphFailure,
+    bad_request,
+    parse_select,
+    project,
+    without_annotations,
+)
 from sandbox.graph.paging import context_url, delta_page
 from sandbox.graph.store import CONTACT_PROPERTIES, GraphStore, Mailbox
 
@@ -97,6 +103,9 @@ def contacts(key: str, folder_id: str | None = None) -> Response:
 
 
 @blueprint.get("/contactFolders/<folder_id>/contacts/delta")
+@blueprint.get("/contactFolders/<folder_id>/contacts/delta()")  # the OData function form
+@blueprint.get("/contactFolders/<folder_id>/contacts/microsoft.graph.delta")
+@blueprint.get("/contactFolders/<folder_id>/contacts/microsoft.graph.delta()")
 def contacts_delta(key: str, folder_id: str) -> Response:
     store = store_of()
     auth.authorize(*auth.CONTACTS_READ, denied=auth.EXCHANGE)
@@ -127,6 +136,7 @@ def _contact_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise bad_request("A JSON object body is required.", "ErrorInvalidRequest")
+    body = without_annotations(body, "contact")  # the Graph SDKs send @odata.type
     unknown = sorted(set(body) - _WRITABLE)
     if unknown:
         raise bad_request(f"The property '{unknown[0]}' does not exist on type "
