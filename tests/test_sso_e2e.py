@@ -53,6 +53,8 @@ def test_a_synced_user_signs_in_and_sets_their_own_presence_map(stack: Stack) ->
     assert saved.status_code == 200 and "Saved." in saved.text
     preference = stack.api("GET", f"/api/extensions/{number}/presence").json()
     assert preference["map"]["Busy"] == "business_trip" and preference["enabled"] is True
+    shown = session.get(f"{stack.web.url}/me", timeout=30).text  # the page shows what was saved
+    assert re.search(r'name="map\.Busy">.*?value="business_trip"\s+selected', shown, re.S)
     assert as_admin.status_code == (200 if admin else 401)
     assert session.get(f"{stack.web.url}/api/status", timeout=30).status_code == 401  # no header
 

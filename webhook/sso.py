@@ -137,7 +137,7 @@ def me() -> Any:
     user = signed_in()
     if user is None:  # an ended or unknown session is already gone from the server
         return redirect("/sso/login")
-    preference = effective(_state().presence_preferences().get(user["number"]))
+    preference = effective(_state().presence_preference(user["id"]))
     return page("My extension", request.args.get("saved", ""), user=user, pref=preference,
                  availabilities=AVAILABILITY, statuses=PBX_PRESENCE, csrf=csrf_token())
 
@@ -153,7 +153,7 @@ def my_presence() -> Any:
     if errors:
         return page("My extension", "Not saved: " + "; ".join(
             f"{k} {', '.join(v)}" for k, v in errors.items()), 400)
-    _state().set_presence_preference(user["number"], preference)
+    _state().set_presence_preference(user["id"], preference)
     return redirect("/me?saved=Saved.")
 
 
