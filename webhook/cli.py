@@ -67,9 +67,12 @@ def render(run: Run) -> str:
     """The run as a short report: summary, counts table, then each problem on its own line."""
     lines = [run.summary, "", f"{'run':<10} {run.id}  ({run.state})"]
     lines += [f"{name:<10} {run.counts.get(name, 0):>6}" for name in COUNT_NAMES]
-    for title, rows in (("Failures", run.failures), ("Skipped", run.skipped),
-                        ("Held deletions", run.held_deletions)):
+    for title, rows, total in (("Failures", run.failures, run.failures_total),
+                               ("Skipped", run.skipped, run.skipped_total),
+                               ("Held deletions", run.held_deletions, run.held_total)):
         if rows:
             lines += ["", f"{title}:"]
             lines += [f"  {r.get('name', '')}: {r.get('reason', '')}" for r in rows]
+            if total > len(rows):
+                lines.append(f"  … and {total - len(rows)} more")
     return "\n".join(lines)
