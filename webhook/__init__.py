@@ -28,6 +28,7 @@ from webhook import (
     auth,
     cli,
     entra_api,
+    hardening,
     notifications,
     presence_auth,
     sso,
@@ -51,6 +52,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     app.config.update(SECRET_KEY=settings.signing_key,
                       SECRET_KEY_FALLBACKS=list(settings.signing_key_fallbacks),
                       MAX_CONTENT_LENGTH=MAX_BODY)
+    # security headers on every answer; a JSON endpoint's body is one JSON object, or 400
+    hardening.install(app, https=(settings.public_base_url or "").startswith("https://"))
     client = redis_client or redis.Redis.from_url(settings.redis_url, socket_timeout=5,
                                                   socket_connect_timeout=2)
     state = StateStore(client)

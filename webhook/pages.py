@@ -8,8 +8,7 @@ from typing import Any
 from flask import Response, render_template_string
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}
-table{border-collapse:collapse}td{padding:.25rem .75rem .25rem 0}</style></head><body>
+<link rel="stylesheet" href="/static/page.css"></head><body>
 <h1>{{ title }}</h1>{% if message %}<p>{{ message }}</p>{% endif %}
 {% if user %}<p>{{ user.name }} · extension <strong>{{ user.number }}</strong></p>
 <form method="post" action="/me/presence">

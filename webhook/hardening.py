@@ -1,0 +1,153 @@
+"""What every request and answer of the web app gets, whatever its view: security headers on
+every answer, and one guard on the JSON bodies of the admin API and Graph's endpoints.
+
+The guard runs before any view (and before authentication): a body sent to `/api/*` or
+`/graph/*` must be one JSON object in UTF-8, sent as `application/json`, or the answer is 400
+with what is wrong. The parser is strict where Python's `json` is lenient, so that nothing a
+view or Redis cannot take gets past it: nesting deeper than MAX_DEPTH (Python's parser raises
+RecursionError, not ValueError, at about 1000), NaN and Infinity, numbers beyond I-JSON's
+(RFC 7493) ±(2**53 - 1) or a double, duplicate keys, lone surrogates (`"\\ud800"` cannot be
+written back as UTF-8). An empty body is left to the view (several take none), and so is the
+body of Graph's validation handshake, which carries none.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, NoReturn
+
+from flask import Flask, Request, Response, current_app, request
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import BadRequest
+
+MAX_DEPTH = 32
+MAX_INTEGER = 2**53 - 1
+JSON_PATHS = ("/api/", "/graph/")
+# Our pages load their script and styles from our own origin and submit forms only to
+# themselves; sign-in leaves by a link and a redirect (not governed by form-action), and
+# Entra's form_post page posts back from its own origin under its own policy.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self'",
+    "connect-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
+    "form-action 'self'"))
+HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY,
+           "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+           "X-Frame-Options": "DENY"}
+HSTS = "max-age=31536000"
+
+
+def install(app: Flask, *, https: bool) -> None:
+    """Wire the headers, the strict JSON parser and the body guard into `app`."""
+    app.json = StrictJSONProvider(app)
+    app.request_class = JSONBodyRequest
+    headers = HEADERS | ({"Strict-Transport-Security": HSTS} if https else {})
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    app.before_request(refuse_bad_json)
+
+
+def refuse_bad_json() -> None:
+    """400 unless the body of a JSON endpoint is empty or one JSON object (see the module)."""
+    if request.url_rule is None or not request.path.startswith(JSON_PATHS):
+        return  # an unknown path answers 404 whatever its body
+    if request.path.startswith("/graph/") and "validationToken" in request.args:
+        return
+    if not request.get_data(cache=True):
+        return
+    try:
+        if not request.is_json:
+            raise BadRequest("the body must be JSON, sent as Content-Type: application/json")
+        if not isinstance(request.get_json(), dict):  # parsed once, kept for the view
+            raise BadRequest("the body must be a JSON object")
+    except BadRequest:
+        if request.path.startswith("/graph/"):
+            current_app.extensions["metrics"].notifications.labels("invalid").inc()
+        raise
+
+
+class JSONBodyRequest(Request):
+    """Says why a body is not JSON (Flask's own answer hides it outside debug mode)."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> NoReturn:
+        if e is None:
+            raise BadRequest("the body must be JSON, sent as Content-Type: application/json")
+        raise BadRequest(f"the body is not valid JSON: {e}")
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, reading with `parse`."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return parse(s)
+
+
+def parse(raw: str | bytes) -> Any:
+    """The JSON document in `raw` (UTF-8 when bytes); ValueError for anything this app
+    refuses (see the module)."""
+    text = bytes(raw).decode("utf-8") if isinstance(raw, bytes | bytearray) else raw
+    try:
+        value = json.loads(text, object_pairs_hook=_object, parse_constant=_constant,
+                           parse_float=_float, parse_int=_integer)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    _check(value)
+    return value
+
+
+def _check(value: Any) -> None:
+    """Depth and strings, without recursion (the value may be about 1000 levels deep)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            _text(item)
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                for key in item:
+                    _text(key)
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+
+
+def _text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("a string holds a lone surrogate (not Unicode text)") from None
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key[:40]!r}")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return number
+
+
+def _integer(text: str) -> int:
+    if len(text.lstrip("-")) > 16:
+        raise ValueError(f"the number {text[:40]}… is out of range")
+    number = int(text)
+    if abs(number) > MAX_INTEGER:
+        raise ValueError(f"the number {text} is out of range (beyond ±(2**53 - 1))")
+    return number
