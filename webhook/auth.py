@@ -109,8 +109,9 @@ def csrf_token() -> str | None:
 
 
 def csrf_matches(given: str | None) -> bool:
-    expected = csrf_token()
-    return bool(expected and given) and hmac.compare_digest(str(given), str(expected))
+    expected = csrf_token()  # compared as bytes: compare_digest refuses non-ASCII str
+    return bool(expected and given) and hmac.compare_digest(str(given).encode(),
+                                                            str(expected).encode())
 
 
 def end_sso_sessions_when_closed(response: Response) -> Response:
