@@ -149,3 +149,64 @@ def test_turning_organization_management_on_makes_a_root_organization(
     listed = call(sandbox, "GET", "organization/list", access_token=token(sandbox))
 
     assert [o["name"] for o in listed["organization_list"]] == ["Company"]
+
+
+# Phonebooks and their company contacts ------------------------------------------------------
+def contact_in(sandbox: Sandbox, access: str, book: int) -> int:
+    answer = call(sandbox, "POST", "company_contact/create", {
+        "first_name": "Lee", "phonebook_id_list": [book],
+        "number_list": [{"num_type": "mobile_number", "number": "5550100"}]},
+        access_token=access)
+    return int(answer["id"])
+
+
+def test_a_contact_in_a_phonebook_is_deleted_only_once_removed_from_it(
+        sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    book = call(sandbox, "POST", "phonebook/create", {"name": "Desk",
+                                                      "member_select": "sel_specific"},
+                access_token=access)["id"]
+    contact = contact_in(sandbox, access, book)
+
+    refused = call(sandbox, "GET", "company_contact/delete", access_token=access, id=contact)
+    removed = call(sandbox, "POST", "phonebook/update", {"id": book,
+                                                         "del_contacts_id_list": [contact]},
+                   access_token=access)
+    deleted = call(sandbox, "GET", "company_contact/delete", access_token=access, id=contact)
+
+    assert (refused["errcode"], refused["errmsg"]) == (70091, "CONNECTION_RELATION_EXISTED")
+    assert removed["errcode"] == 0 and deleted["errcode"] == 0
+
+
+def test_an_empty_phonebook_id_list_on_a_contact_edit_removes_it_from_nothing(
+        sandbox: Sandbox) -> None:
+    access = token(sandbox)
+    book = call(sandbox, "POST", "phonebook/create", {"name": "Desk"},
+                access_token=access)["id"]
+    other = call(sandbox, "POST", "phonebook/create", {"name": "Lobby"},
+                 access_token=access)["id"]
+    contact = contact_in(sandbox, access, book)
+
+    call(sandbox, "POST", "company_contact/update", {"id": contact, "phonebook_id_list": []},
+         access_token=access)
+    call(sandbox, "POST", "company_contact/update", {"id": contact,
+                                                    "phonebook_id_list": [other]},
+         access_token=access)
+    listed = call(sandbox, "GET", "company_contact/get", access_token=access, id=contact)
+
+    assert {p["name"] for p in listed["data"]["phonebook_list"]} >= {"Desk", "Lobby"}
+    assert call(sandbox, "GET", "company_contact/delete", access_token=access,
+                id=contact)["errcode"] == 70091
+
+
+@pytest.mark.parametrize("ids", [["x"], "3", [None]])
+def test_del_contacts_id_list_takes_contact_ids_only(sandbox: Sandbox, ids: Any) -> None:
+    access = token(sandbox)
+    book = call(sandbox, "POST", "phonebook/create", {"name": "Desk"},
+                access_token=access)["id"]
+
+    answer = call(sandbox, "POST", "phonebook/update", {"id": book, "del_contacts_id_list": ids},
+                  access_token=access)
+
+    assert answer["errcode"] == 40002
+    assert answer["invalid_param_list"][0]["field"] == "del_contacts_id_list"

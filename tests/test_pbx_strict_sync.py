@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from core.graph.client import GraphClient
 from core.pbx.client import PbxClient
 from core.store.redis import StateStore
 from core.users.plan import NOT_RENUMBERED
 from sandbox.runner import Sandbox
+from sandbox.seed import seed_tenant
 from tests.conftest import Control
+from tests.test_contact_sync_e2e import contacts_run, outlook, valid
 from tests.test_user_sync_e2e import configure, sync
 
 BY_PROPERTY = {"mode": "property", "start": "1000", "property": "businessPhones"}
@@ -158,3 +162,61 @@ def test_an_organization_set_while_the_pbx_has_the_feature_off_is_reported(
     assert run["counts"]["failed"] == 1
     assert run["failures"][0]["reason"].startswith(
         "users.organization is set, but Organization Management is off on the PBX")
+
+
+# 4. A contact leaves its phonebook (phonebook/update del_contacts_id_list) before deletion ------
+@pytest.fixture
+def contacts_on(sandbox: Sandbox, graph: GraphClient, pbx: PbxClient,
+                state: StateStore) -> Sandbox:
+    seed_tenant(sandbox.graph_store, 40)
+    sync(graph, pbx, state)
+    document = state.settings()
+    document["contacts"]["personal"]["enabled"] = document["contacts"]["shared"]["enabled"] = True
+    state.save_settings(document)
+    return sandbox
+
+
+def owner_with_contacts(sandbox: Sandbox, state: StateStore, count: int) -> tuple[str, list[Any]]:
+    for uid in state.user_links():
+        mine = [c for c in outlook(sandbox, uid) if valid(c)]
+        if len(mine) >= count:
+            return uid, mine[:count]
+    raise AssertionError("the seeded tenant has no user with enough contacts")
+
+
+def test_deleted_outlook_contacts_leave_their_phonebook_and_are_deleted(
+        contacts_on: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore,
+        pbx_control: Control) -> None:
+    contacts_run(graph, pbx, state)
+    owner, gone = owner_with_contacts(contacts_on, state, 2)
+    pbx_ids = [state.contact_links()[f"{owner}/{c['id']}"].pbx_id for c in gone]
+    for contact in gone:
+        graph.request("DELETE", f"users/{owner}/contacts/{contact['id']}")
+
+    run = contacts_run(graph, pbx, state)
+
+    store = contacts_on.pbx_store
+    assert run["failures"] == [] and run["counts"]["deleted"] == 2
+    assert not set(pbx_ids) & set(store.contacts)
+    assert not any(set(pbx_ids) & book["contacts"] for book in store.phonebooks.values())
+    assert pbx_control.counts()["POST /openapi/v1.0/phonebook/update"] == 1  # one per phonebook
+
+
+def test_a_contact_also_in_a_phonebook_not_synced_is_kept_with_the_reason(
+        contacts_on: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    contacts_run(graph, pbx, state)
+    owner, (contact,) = owner_with_contacts(contacts_on, state, 1)
+    key = f"{owner}/{contact['id']}"
+    pbx_id = state.contact_links()[key].pbx_id
+    lobby = pbx.create_phonebook("Lobby")
+    pbx.update_phonebook(lobby, add=[pbx_id])
+    graph.request("DELETE", f"users/{owner}/contacts/{contact['id']}")
+
+    kept = contacts_run(graph, pbx, state)
+    pbx.update_phonebook(lobby, remove=[pbx_id])
+    deleted = contacts_run(graph, pbx, state)
+
+    assert kept["counts"]["failed"] == 1
+    assert kept["failures"][0]["reason"].startswith("still in a phonebook the sync does not manage")
+    assert deleted["failures"] == [] and deleted["counts"]["deleted"] == 1
+    assert pbx_id not in contacts_on.pbx_store.contacts and key not in state.contact_links()

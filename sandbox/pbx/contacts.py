@@ -59,15 +59,26 @@ def _row(store: PbxStore, contact: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _set_phonebooks(store: PbxStore, contact_id: int, phonebook_ids: Any) -> None:
+def _add_to_phonebooks(store: PbxStore, contact_id: int, phonebook_ids: Any) -> None:
+    """`phonebook_id_list` of Add / Edit a Company Contact puts the contact in those phonebooks.
+
+    Edit a Company Contact (…/developer-guide/edit-a-company-contact.html) does not say that
+    the list replaces the contact's phonebooks, so a phonebook left out (or `[]`) keeps it:
+    the documented removal is Edit a Phonebook's `del_contacts_id_list`.
+    """
     if not isinstance(phonebook_ids, list):
         raise invalid("phonebook_id_list", phonebook_ids)
-    wanted = {_phonebook(store, pid)["id"] for pid in phonebook_ids}
-    for book in store.phonebooks.values():
-        if book["id"] in wanted:
-            book["contacts"].add(contact_id)
-        else:
-            book["contacts"].discard(contact_id)
+    for book in [_phonebook(store, pid) for pid in phonebook_ids]:
+        book["contacts"].add(contact_id)
+
+
+def _contact_ids(params: dict[str, Any], name: str) -> list[int]:
+    """An Array<Integer> of contact IDs (Add / Edit a Phonebook)."""
+    value = params.get(name, [])
+    if not isinstance(value, list) or not all(
+            isinstance(v, int) or (isinstance(v, str) and v.isdigit()) for v in value):
+        raise invalid(name, value)
+    return [int(v) for v in value]
 
 
 @endpoint("GET", "company_contact/list")
@@ -113,7 +124,7 @@ def create_contact(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
         _phonebook(store, pid)
     contact_id = store.next_id("contact")
     store.contacts[contact_id] = contact | {"id": contact_id, "number_list": number_list}
-    _set_phonebooks(store, contact_id, params.get("phonebook_id_list", []))
+    _add_to_phonebooks(store, contact_id, params.get("phonebook_id_list", []))
     return ok(id=contact_id)
 
 
@@ -128,13 +139,16 @@ def update_contact(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
     if "number_list" in params:
         changes["number_list"] = _number_list(params["number_list"])  # type: ignore[assignment]
     if "phonebook_id_list" in params:
-        _set_phonebooks(store, contact["id"], params["phonebook_id_list"])
+        _add_to_phonebooks(store, contact["id"], params["phonebook_id_list"])
     contact.update(changes)
     return ok()
 
 
 @endpoint("GET", "company_contact/delete")
 def delete_contact(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
+    """Delete a Company Contact; one still selected in a phonebook answers 70091
+    CONNECTION_RELATION_EXISTED (Error Code and Error Message). A `sel_all` phonebook holds
+    every contact by definition and does not count."""
     contact = _contact(store, params.get("id"))
     if any(contact["id"] in p["contacts"] for p in store.phonebooks.values()
            if p["member_select"] == "sel_specific"):
@@ -190,7 +204,7 @@ def create_phonebook(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
         raise invalid("member_select", select)
     if len(store.phonebooks) >= store.max_phonebooks:
         raise PbxFailure(60002)
-    members = {_contact(store, c)["id"] for c in params.get("add_contacts_id_list", [])}
+    members = {_contact(store, c)["id"] for c in _contact_ids(params, "add_contacts_id_list")}
     book_id = store.next_id("phonebook")
     store.phonebooks[book_id] = {"id": book_id, "name": params["name"], "member_select": select,
                                  "contacts": members}
@@ -204,13 +218,15 @@ def update_phonebook(store: PbxStore, params: dict[str, Any]) -> dict[str, Any]:
     book = _phonebook(store, params["id"])
     if "name" in params:
         _check_book_name(store, params["name"], book["id"])
-        book["name"] = params["name"]
-    if "member_select" in params:
-        if params["member_select"] not in ("sel_all", "sel_specific"):
-            raise invalid("member_select", params["member_select"])
-        book["member_select"] = params["member_select"]
-    book["contacts"] |= {_contact(store, c)["id"] for c in params.get("add_contacts_id_list", [])}
-    book["contacts"] -= {int(c) for c in params.get("del_contacts_id_list", [])}
+    if params.get("member_select", "sel_all") not in ("sel_all", "sel_specific"):
+        raise invalid("member_select", params["member_select"])
+    # Edit a Phonebook (…/developer-guide/edit-a-phonebook.html): `add_contacts_id_list` and
+    # `del_contacts_id_list`, Array<Integer>, add contacts to and remove them from it.
+    added = {_contact(store, c)["id"] for c in _contact_ids(params, "add_contacts_id_list")}
+    removed = set(_contact_ids(params, "del_contacts_id_list"))
+    book["name"] = params.get("name", book["name"])
+    book["member_select"] = params.get("member_select", book["member_select"])
+    book["contacts"] = (book["contacts"] | added) - removed
     return ok()
 
 
