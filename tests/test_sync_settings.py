@@ -21,7 +21,7 @@ def test_partial_update_merges_objects_and_replaces_lists() -> None:
 
     assert merged["users"]["user_types"] == ["Member", "Guest"]
     assert merged["users"]["numbering"] == {"mode": "auto", "start": "2000",
-                                            "property": "businessPhones"}
+                                            "property": "businessPhones", "on_change": "report"}
     assert merged["groups"] == defaults()["groups"]
 
 
