@@ -29,10 +29,9 @@ class Guarded:
                 for op in self.held]
 
     def waiting_rows(self) -> list[dict[str, Any]]:
-        label = {getattr(op, "ext_id", None): getattr(op, "label", "") for op in self.held}
-        return [subject(op) | {"reason": f"number {getattr(op, 'number', '')} is freed by "
-                               f"deleting the extension of {label[op.after_delete]}, which is "
-                               "held back"} for op in self.waiting]
+        held = {getattr(op, "ext_id", None): op for op in self.held}
+        return [subject(op) | {"reason": _waiting_reason(op, held[op.after_delete])}
+                for op in self.waiting]
 
 
 def hold_deletions(ops: Sequence[Any], kind_of: Callable[[Any], str | None], *,
@@ -46,3 +45,13 @@ def hold_deletions(ops: Sequence[Any], kind_of: Callable[[Any], str | None], *,
     parked = {id(op) for op in waiting}
     rest = tuple(op for op in ops if not kind_of(op) and id(op) not in parked)
     return Guarded(rest, deletions, waiting)
+
+
+def _waiting_reason(op: Any, deletion: Any) -> str:
+    """Why an operation waits: the number it takes is freed by a deletion that is held."""
+    number = getattr(op, "number", "")
+    if getattr(deletion, "user_id", None) == getattr(op, "user_id", None):  # a re-creation
+        return (f"the extension is re-created with number {number} once its old extension "
+                f"{getattr(deletion, 'number', '')} may be deleted, which is held back")
+    return (f"number {number} is freed by deleting the extension of "
+            f"{getattr(deletion, 'label', '')}, which is held back")
