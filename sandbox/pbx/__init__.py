@@ -13,12 +13,14 @@ from sandbox.pbx import (  # noqa: F401  (register endpoints)
     extensions,
     groups,
     organizations,
+    timezones,
 )
 from sandbox.pbx.api import ENDPOINTS, args
 from sandbox.pbx.store import PbxFailure, PbxStore
 
 API_PREFIX = "/openapi/v1.0/"
-_CONFIG_FIELDS = ("capacity", "max_concurrent", "access_ttl", "refresh_ttl", "max_tokens")
+_CONFIG_FIELDS = ("capacity", "max_concurrent", "access_ttl", "refresh_ttl", "max_tokens",
+                  "timezone")
 
 
 def _fault_response(fault: sandbox_control.Fault) -> Response:
