@@ -425,6 +425,10 @@ def test_any_path_query_and_headers_never_meet_a_server_error(
         k: v.replace("$COOKIE", seeded["cookie"]) for k, v in headers.items()}
     target = route.path(value) + ("?" + quote_from_bytes(query, safe="=&%+") if query else "")
 
+    # another method of the same path is another view (HEAD is GET's)
+    views = {(r.rule, r.method): r for r in routes_of(served)}
+    view = views.get((route.rule, "GET" if method == "HEAD" else method), route)
+
     answer = send(served, method, target, b"", headers)
 
-    assert judged(route, answer, accepted_input=True) is None
+    assert judged(view, answer, accepted_input=True) is None
