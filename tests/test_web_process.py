@@ -48,7 +48,7 @@ def web(state: Any, redis_server: Any) -> Iterator[tuple[str, Path]]:
         try:
             requests.get(f"{base}/healthz", timeout=1)
             break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # up, but not answering yet
             assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.2)
     made = set(Path(tempfile.gettempdir()).glob("eps-metrics-*")) - before
