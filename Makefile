@@ -21,7 +21,7 @@ demo: bootstrap
 
 test: bootstrap
 	.venv/bin/ruff check .
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -n 2 --dist worksteal
 
 lint: bootstrap
 	.venv/bin/ruff check .

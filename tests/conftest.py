@@ -101,3 +101,13 @@ def state(redis_server: Any) -> Iterator[Any]:
     yield StateStore(client)
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def broker() -> Any:
+    """Dramatiq's stub broker with the product's queue: messages the web app sends, in memory."""
+    from dramatiq.brokers.stub import StubBroker
+
+    stub = StubBroker()
+    stub.declare_queue("default")
+    return stub

@@ -157,7 +157,9 @@ def test_worker_killed_mid_sync_leaves_nothing_the_next_run_cannot_mend(stack: S
     resumed = wait_for(  # its message comes back to a worker, which finishes it
         lambda: (r := stack.api("GET", f"/api/runs/{interrupted['id']}").json())["state"]
         == "succeeded" and r, timeout=90, what="the interrupted run resumed")
-    assert resumed["counts"]["created"] == 0 and not resumed["interrupted"]
+    # whichever ran first of it and the new run made what was missing; neither doubled anything
+    assert resumed["counts"]["failed"] == 0 and not resumed["interrupted"]
+    assert resumed["counts"]["created"] + run["counts"]["created"] <= len(wanted)
 
 
 @pytest.mark.parametrize("stack", [{"window": 1, "max_changes": 3}], indirect=True)

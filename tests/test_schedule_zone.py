@@ -24,13 +24,6 @@ NO_ZONE = {"schedule.timezone": ["choose the PBX's time zone"]}
 
 
 @pytest.fixture
-def broker() -> StubBroker:
-    stub = StubBroker()
-    stub.declare_queue("default")
-    return stub
-
-
-@pytest.fixture
 def client(broker: StubBroker) -> FlaskClient:
     app = create_app(SETTINGS, redis_client=fakeredis.FakeRedis(), broker=broker)
     app.extensions["connection"].save(Credentials("tenant-1", "client-1", "entra-secret"))

@@ -25,13 +25,6 @@ SETTINGS = Settings.from_env({"SECRET_KEY": "webhook-test-key-Hd2Ks9Wq5Zr1Xm7Vc3
 
 
 @pytest.fixture
-def broker() -> StubBroker:
-    stub = StubBroker()
-    stub.declare_queue("default")
-    return stub
-
-
-@pytest.fixture
 def client(broker: StubBroker) -> Iterator[FlaskClient]:
     app = create_app(SETTINGS, redis_client=fakeredis.FakeRedis(), broker=broker)
     app.extensions["subscriptions"].save({

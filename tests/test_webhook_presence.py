@@ -25,13 +25,6 @@ BOB = "7c2e1d9f-4a8b-4f32-8d5b-1e3f7a9b2c4d"
 
 
 @pytest.fixture
-def broker() -> StubBroker:
-    stub = StubBroker()
-    stub.declare_queue("default")
-    return stub
-
-
-@pytest.fixture
 def client(broker: StubBroker) -> Iterator[FlaskClient]:
     app = create_app(SETTINGS, redis_client=fakeredis.FakeRedis(), broker=broker)
     app.extensions["subscriptions"].save({
