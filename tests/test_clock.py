@@ -12,6 +12,7 @@ from dramatiq.brokers.stub import StubBroker
 from core.config import Settings
 from core.connection import ConnectionStore, Credentials
 from core.secret_box import SecretBox
+from core.store.redis import StateStore
 from core.store.stub import stub_store
 from core.sync_settings import defaults, merge
 from workers.clock import Clock, trigger_for
@@ -111,7 +112,8 @@ def test_a_new_schedule_is_picked_up_without_a_restart() -> None:
     assert second == "local[monday 04:00 UTC]"
 
 
-def test_presence_polls_once_per_interval_and_only_when_on() -> None:
+def connected_clocks(count: int) -> tuple[StateStore, StubBroker, list[Clock]]:
+    """Clocks sharing one store that holds a connection and enabled switches."""
     state = stub_store()
     broker = StubBroker()
     broker.declare_queue("default")
@@ -121,8 +123,12 @@ def test_presence_polls_once_per_interval_and_only_when_on() -> None:
     connection = ConnectionStore(state, SecretBox(settings.secret_key))
     connection.save(Credentials("tenant", "client", "secret"))
     state.set_flags(state="enabled")
-    clocks = [Clock(state, broker, BackgroundScheduler(), connection=connection,
-                    settings=settings) for _ in range(2)]
+    return state, broker, [Clock(state, broker, BackgroundScheduler(), connection=connection,
+                                 settings=settings) for _ in range(count)]
+
+
+def test_presence_polls_once_per_interval_and_only_when_on() -> None:
+    state, broker, clocks = connected_clocks(2)
     for clock in clocks:
         clock.presence_interval = 30
     at = dt.datetime(2026, 11, 25, 9, 0, 5, tzinfo=dt.UTC)
@@ -140,18 +146,9 @@ def test_presence_polls_once_per_interval_and_only_when_on() -> None:
 
 
 def test_a_presence_poll_claim_lives_a_little_longer_than_its_interval() -> None:
-    state = stub_store()
-    broker = StubBroker()
-    broker.declare_queue("default")
-    settings = Settings.from_env({"SECRET_KEY": "clock-test-key-Mf8Ws2Kz6Qx1Nr4Tj9Hb3Vd7Lc",
-                                  "PBX_BASE_URL": "http://127.0.0.1:1",
-                                  "PBX_CLIENT_ID": "id", "PBX_CLIENT_SECRET": "secret"})
-    connection = ConnectionStore(state, SecretBox(settings.secret_key))
-    connection.save(Credentials("tenant", "client", "secret"))
-    state.set_flags(state="enabled")
+    state, _, [clock] = connected_clocks(1)
     state.save_settings(merge(defaults(), {"presence": {"enabled": True}}))
     state.mark_saved("presence")
-    clock = Clock(state, broker, BackgroundScheduler(), connection=connection, settings=settings)
     clock.presence_interval = 30
     at = dt.datetime(2026, 11, 25, 9, 0, 5, tzinfo=dt.UTC)
 
