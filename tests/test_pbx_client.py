@@ -112,17 +112,33 @@ def test_http_503_is_retried(pbx: PbxClient, pbx_control: Control) -> None:
 
 
 def test_wrong_secret_is_an_auth_error_and_five_block_the_ip(sandbox: Sandbox) -> None:
-    transport = Transport(new_session())
-    source = PbxTokenSource(base_url=sandbox.pbx.url, client_id=sandbox.pbx_store.client_id,
-                            client_secret="wrong-secret", transport=transport)
+    def source() -> PbxTokenSource:  # a process of its own
+        return PbxTokenSource(base_url=sandbox.pbx.url, client_id=sandbox.pbx_store.client_id,
+                              client_secret="wrong-secret", transport=Transport(new_session()))
+
     reasons = []
     for _ in range(6):
         with pytest.raises(AuthError) as caught:
-            source.token()
+            source().token()
         reasons.append(caught.value.reason)
         assert "wrong-secret" not in str(caught.value)
 
     assert reasons == ["bad_secret"] * 5 + ["ip_blocked"]
+
+
+def test_a_refused_login_is_not_tried_again_by_the_same_process(
+        sandbox: Sandbox, pbx_control: Control) -> None:
+    tokens = PbxTokenSource(base_url=sandbox.pbx.url, client_id=sandbox.pbx_store.client_id,
+                            client_secret="wrong-secret", transport=Transport(new_session()))
+
+    reasons = []
+    for _ in range(6):  # six runs or health checks of one worker
+        with pytest.raises(AuthError) as caught:
+            tokens.token()
+        reasons.append(caught.value.reason)
+
+    assert reasons == ["bad_secret"] * 6  # the PBX blocks an address after 5 bad logins
+    assert pbx_control.counts()["POST /openapi/v1.0/get_token"] == 1
 
 
 def test_extension_groups_hold_members_by_extension_id(pbx: PbxClient) -> None:

@@ -2,7 +2,9 @@
 
 The PBX issues at most 8 live tokens per API client and blocks an IP after 5 bad logins, so a
 process holds exactly one token: it refreshes it a minute before expiry (rotating the refresh
-token too), logs in again only when the refresh token is gone, and revokes it on close.
+token too), logs in again only when the refresh token is gone, and revokes it on close. A
+login the PBX refused is not tried again by the same process for 15 minutes: the credentials
+come from the environment, and every retry would count towards the PBX's block of the address.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from core.errors import AuthError, PbxError
 from core.http import Transport
 
 REFRESH_MARGIN = 60.0
+RETRY_REFUSED_AFTER = 15 * 60.0  # seconds before a refused login is tried again
 
 
 class PbxTokenSource:
@@ -32,6 +35,7 @@ class PbxTokenSource:
         self._access_until = 0.0
         self._refresh: str | None = None
         self._refresh_until = 0.0
+        self._refused: tuple[AuthError, float] | None = None  # the refusal, and until when
         self.logins = 0  # how many times this source logged in with the secret
 
     def token(self) -> str:
@@ -45,9 +49,16 @@ class PbxTokenSource:
                     return str(self._access)
                 except AuthError:
                     pass  # a refused refresh falls back to a login
+            if self._refused is not None and now < self._refused[1]:
+                raise self._refused[0]
             self.logins += 1
-            self._grant(self._post("get_token", {"username": self.client_id,
-                                                 "password": self._secret}))
+            try:
+                self._grant(self._post("get_token", {"username": self.client_id,
+                                                     "password": self._secret}))
+            except AuthError as exc:
+                if exc.reason in ("bad_secret", "ip_blocked", "ip_forbidden"):
+                    self._refused = (exc, now + RETRY_REFUSED_AFTER)
+                raise
             return str(self._access)
 
     def invalidate(self, token: str) -> None:
