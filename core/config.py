@@ -44,6 +44,7 @@ class Settings:
     admin_token: str | None = None
     debounce_window_seconds: int = 600
     debounce_max_changes: int = 10
+    trusted_proxy_hops: int = 0  # reverse proxies in front of `web` whose X-Forwarded-* count
 
     def __repr__(self) -> str:
         return (f"Settings(redis_url={self.redis_url!r}, graph_base_url={self.graph_base_url!r}, "
@@ -97,9 +98,10 @@ class Settings:
             if name in env and not Path(env[name]).is_file():
                 problems.append(f"{name} names no readable file: {env[name]}")
         numbers = {}
-        for name, default in (("DEBOUNCE_WINDOW_SECONDS", 600), ("DEBOUNCE_MAX_CHANGES", 10)):
+        for name, default in (("DEBOUNCE_WINDOW_SECONDS", 600), ("DEBOUNCE_MAX_CHANGES", 10),
+                              ("TRUSTED_PROXY_HOPS", 0)):
             raw = env.get(name, str(default))
-            if not raw.isdigit() or int(raw) < 1:
+            if not raw.isdigit() or (int(raw) < 1 and name != "TRUSTED_PROXY_HOPS"):
                 problems.append(f"{name} must be a positive whole number, not {raw!r}")
             else:
                 numbers[name] = int(raw)
@@ -123,6 +125,7 @@ class Settings:
             admin_token=env.get("ADMIN_TOKEN"),
             debounce_window_seconds=numbers["DEBOUNCE_WINDOW_SECONDS"],
             debounce_max_changes=numbers["DEBOUNCE_MAX_CHANGES"],
+            trusted_proxy_hops=numbers["TRUSTED_PROXY_HOPS"],
         )
 
 

@@ -98,7 +98,8 @@ def test_a_new_admin_token_ends_the_sessions_of_the_old_one() -> None:
 def test_the_cookie_is_secure_when_the_public_address_is_https() -> None:
     app = make_app(replace(SETTINGS, public_base_url="https://pbx-sync.example.com"))
 
-    answer = app.test_client().post("/api/session", json={"token": TOKEN})
+    answer = app.test_client().post("/api/session", json={"token": TOKEN},
+                                    base_url="https://pbx-sync.example.com")
 
     assert "Secure" in cookie_header(answer)
 
@@ -133,3 +134,38 @@ def test_the_admin_page_keeps_no_token_in_script_readable_storage(client: FlaskC
 
     assert "sessionStorage" not in script and "localStorage" not in script
     assert '"/api/session"' in script
+
+
+def test_behind_a_trusted_proxy_failures_are_counted_per_real_client() -> None:
+    behind = replace(SETTINGS, trusted_proxy_hops=1)
+    client = make_app(behind).test_client()
+
+    def bearer(token: str, real: str) -> Any:  # every request reaches the app from the proxy
+        return client.get("/api/settings", environ_base={"REMOTE_ADDR": "10.9.9.9"},
+                          headers={"Authorization": f"Bearer {token}", "X-Forwarded-For": real})
+
+    attacker = [bearer("wrong", "203.0.113.7").status_code for _ in range(11)]
+
+    assert attacker[-1] == 429
+    assert bearer(TOKEN, "198.51.100.2").status_code == 200  # another client is not locked out
+
+
+def test_an_auth_proxys_basic_header_is_not_a_failed_admin_token(client: FlaskClient) -> None:
+    client.post("/api/session", json={"token": TOKEN})
+    basic = {"Authorization": "Basic YWRtaW46cHJveHk=", **PAGE}
+
+    answers = [client.get("/api/settings", headers=basic).status_code for _ in range(12)]
+
+    assert answers == [200] * 12  # the page's session is used; nothing is counted against it
+
+
+def test_the_cookie_is_secure_only_where_the_browser_will_send_it_back() -> None:
+    app = make_app(replace(SETTINGS, public_base_url="https://pbx-sync.contoso.com"))
+    client = app.test_client()
+
+    public = client.post("/api/session", json={"token": TOKEN},
+                         base_url="https://pbx-sync.contoso.com")
+    internal = client.post("/api/session", json={"token": TOKEN}, base_url="http://10.0.0.5:8000")
+
+    assert "Secure" in cookie_header(public)
+    assert "Secure" not in cookie_header(internal)

@@ -10,6 +10,7 @@ from typing import Any
 import redis
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import logs
 from core.config import Settings
@@ -48,6 +49,10 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
         settings = Settings.from_env(os.environ)
         logs.configure(os.environ.get("LOG_LEVEL", "INFO"))
     app = Flask(__name__)
+    if settings.trusted_proxy_hops:  # behind TLS proxies: the client's address and scheme
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,  # type: ignore[method-assign]
+                                x_host=hops)
     # sessions live in Redis (webhook/sessions.py); the key signs the cookie's session id
     app.config.update(SECRET_KEY=settings.signing_key,
                       SECRET_KEY_FALLBACKS=list(settings.signing_key_fallbacks),

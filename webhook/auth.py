@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, after_this_request, current_app, g, jsonify, request
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -60,8 +61,11 @@ def redirect_uri() -> str:
 
 
 def https() -> bool:
-    """Whether cookies are `Secure`: the app is served at an https PUBLIC_BASE_URL."""
-    return (current_app.extensions["settings"].public_base_url or "").startswith("https")
+    """Whether cookies are `Secure`: this request came over https (directly, or through a
+    trusted proxy), or to the host of an https PUBLIC_BASE_URL. An administrator who opens the
+    page at an internal http address still gets a cookie the browser keeps."""
+    public = urlsplit(current_app.extensions["settings"].public_base_url or "")
+    return request.is_secure or (public.scheme == "https" and public.netloc == request.host)
 
 
 def signer() -> URLSafeSerializer:
@@ -230,11 +234,12 @@ def admin_only(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        given = request.headers.get("Authorization")
-        if given is not None:
-            refusal = token_refusal(given[7:] if given.startswith("Bearer ") else "")
+        given = request.headers.get("Authorization", "")
+        if given.startswith("Bearer "):
+            refusal = token_refusal(given[7:])
             if refusal is not None:
                 return refusal
+        # any other Authorization (an auth proxy's Basic in front of the page) is not ours
         elif not request.headers.get("X-Requested-With"):
             return _refused("a valid bearer token is required")
         else:
