@@ -165,3 +165,20 @@ def test_a_login_hint_is_encoded_into_the_sign_in_address(stack: Stack) -> None:
     assert answer.status_code == 302
     assert "login_hint=a%0D%0A%26prompt%3Dnone" in answer.headers["Location"]
     assert "prompt=" not in answer.headers["Location"].replace("%26prompt%3D", "")
+
+
+def test_a_sign_in_cookie_planted_by_another_site_is_not_reused(stack: Stack) -> None:
+    enable_sso(stack)
+    planted = "p" * 20 + "lanted-by-a-sibling-subdomain"  # 48 characters an attacker chose
+    attacker = browser(stack)
+    attacker.cookies.set("eps_signin", planted, path="/sso/callback")
+    entra = attacker.get(f"{stack.web.url}/sso/login", timeout=30,
+                         params={"login_hint": synced_user(stack)["userPrincipalName"]})
+    victim = browser(stack)
+    victim.cookies.set("eps_signin", planted, path="/sso/callback")
+
+    answer = victim.post(f"{stack.web.url}/sso/callback", data=form_post_fields(entra.text),
+                         timeout=30)
+
+    assert answer.status_code == 400 and "another browser" in answer.text
+    assert not signed_in(stack, victim)

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, request
+from itsdangerous import BadSignature
 
 from core.connection import sign_in_for
 from core.errors import AuthError, ConfigError, SyncError
@@ -33,6 +34,7 @@ from webhook.auth import (
     redirect_uri,
     sign_in_closed,
     signed_in,
+    signer,
     start_session,
 )
 from webhook.limits import SSO_LOGIN, address, limiter
@@ -77,8 +79,8 @@ def login() -> Any:
     except AuthError as exc:
         return page("Sign in", f"Sign-in is unavailable: {exc.reason}.", 503)
     browser = request.cookies.get(BROWSER_COOKIE, "")
-    if not 32 <= len(browser) <= 64:  # one value for the browser's sign-ins in other tabs too
-        browser = secrets.token_urlsafe(32)
+    if not _ours(browser):  # one value for the browser's sign-ins in other tabs too
+        browser = signer().dumps(["signin", secrets.token_urlsafe(32)])
     _state().put_flow("sso", flow | {"browser": _digest(browser)}, FLOW_TTL)
     hint = request.args.get("login_hint", "")[:HINT_CHARS]
     answer = redirect(flow["auth_uri"] + ("&" + urlencode({"login_hint": hint}) if hint else ""))
@@ -162,3 +164,13 @@ def logout() -> Any:
     if csrf_matches(request.form.get("csrf")):
         end_session()
     return page("Signed out", "You are signed out.")
+
+
+def _ours(browser: str) -> bool:
+    """Whether a sign-in cookie is one this app made: a value planted by another site (a
+    sibling subdomain can set cookies) would let its owner predict the binding."""
+    try:
+        value = signer().loads(browser)
+    except BadSignature:
+        return False
+    return isinstance(value, list) and len(value) == 2 and value[0] == "signin"
