@@ -11,6 +11,7 @@ import pytest
 from core.engine.engine import Context, execute
 from core.engine.lock import LockLost
 from core.engine.outcome import Outcome
+from core.engine.rules import situation_of
 from core.engine.runs import Run
 from core.errors import GraphError
 from core.store.stub import stub_store
@@ -132,3 +133,18 @@ def test_a_run_of_several_parts_holds_each_result_and_their_sums(ctx: Context) -
 
     assert run.state == "succeeded" and set(run.parts) == {"users", "groups"}
     assert run.counts["created"] == 3 and run.parts["groups"]["counts"]["created"] == 2
+
+
+def test_switches_set_while_lost_stay_unconfirmed_until_the_settings_are_saved() -> None:
+    store = stub_store()
+    store.save_settings(defaults() | {"users": defaults()["users"] | {"enabled": True}})
+    store.mark_saved("users")  # configured once; then the switches were evicted
+
+    store.set_flags(groups_paused=True)  # e.g. a pause of group sync, or a secret rotation
+    lost = situation_of(store, connected=True)
+    store.set_flags(confirm=True)  # what a save of the settings does
+    saved = situation_of(store, connected=True)
+
+    assert lost.why_not("users") is not None and lost.why_not("users").reason == "not_configured"
+    assert lost.lost
+    assert saved.why_not("users") is None and saved.why_not("groups").reason == "paused"

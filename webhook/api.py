@@ -20,9 +20,6 @@ from webhook.auth import admin_only
 from workers.broker import MAINTAIN_SUBSCRIPTIONS, RUN_SYNC, send
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
-SCOPES_AVAILABLE = ("all", "users", "groups", "contacts")
-
-
 def ext(name: str) -> Any:
     """One of the app's shared objects (state, settings, connection, broker...)."""
     return current_app.extensions[name]
@@ -82,8 +79,9 @@ def patch_settings() -> tuple[Response, int]:
         return error(400, "invalid settings", fields=exc.errors)
     before = situation()
     state.save_settings(document)
-    if state.flags() is None:  # never stored, or lost: saving the settings turns them on
-        state.set_flags(state="enabled")
+    flags = state.flags()
+    if flags is None or flags.get("unconfirmed"):  # never stored, or lost: a save confirms them
+        state.set_flags(confirm=True, **({} if flags else {"state": "enabled"}))
     answer: dict[str, Any] = {"settings": document}
     if isinstance(patch, dict) and "contacts" in patch:  # the mailboxes to watch may change
         send(ext("broker"), MAINTAIN_SUBSCRIPTIONS)
@@ -108,9 +106,6 @@ def sync_now() -> tuple[Response, int]:
     scope = asked.get("scope", "all")
     if scope not in ("all", "users", "groups", "contacts"):
         return error(400, "invalid scope", fields={"scope": ["all, users, groups or contacts"]})
-    if scope not in SCOPES_AVAILABLE:
-        return error(400, f"{scope} sync is not available in this version",
-                     fields={"scope": [f"available: {', '.join(SCOPES_AVAILABLE)}"]})
     parts, refusals = situation().runnable(scope)
     if not parts:
         refusal = refusal_of(refusals)

@@ -14,6 +14,7 @@ from flask import Blueprint, Response, jsonify
 
 from core.config import Settings
 from core.connection import ConnectionStore, Credentials, check, shown_check
+from core.engine.lock import FencedLock
 from core.engine.rules import SYNC_PARTS, Situation
 from core.health import HealthStore, shown
 from core.health.check import parts_to_check
@@ -177,11 +178,20 @@ def _checked_save(credentials: Credentials, *, release: bool = False) -> tuple[R
     connection: ConnectionStore = ext("connection")
     state: StateStore = ext("state")
     if release:  # another tenant: what the old one synced is left to the PBX, untouched
-        state.forget_tenant()
+        # under the sync lock: a run of the old tenant must not write links after they go
+        lock = FencedLock(ext("redis"), state.keys.sync_lock())
+        with lock.held(wait=5) as held:
+            if not held:
+                return error(409, "a sync is running: connect again in a minute", reason="busy")
+            state.forget_tenant()
+            connection.save(credentials)
     connection.save(credentials)
     connection.record_check(result)
     state.set_links_tenant(credentials.tenant_id)
-    if (state.flags() or {}).get("state", "disconnected") == "disconnected":
+    flags = state.flags()
+    if flags is None:  # a first connection chooses them; after lost state they wait for a save
+        state.set_flags(confirm=not state.saved_parts(), state="enabled")
+    elif flags["state"] == "disconnected":
         state.set_flags(state="enabled")
     send(ext("broker"), MAINTAIN_SUBSCRIPTIONS)
     if HealthStore(state).claim("asked"):

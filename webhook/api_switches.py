@@ -89,7 +89,9 @@ def enable() -> tuple[Response, int]:
         return error(409, "the integration is disconnected: PUT /api/connection to connect again")
     current = ext("state").set_flags(state="enabled")
     send(ext("broker"), MAINTAIN_SUBSCRIPTIONS)
-    run_id = queue_run("all", dry_run=False, allow_deletions=False, trigger="enable")
+    parts, _ = situation().runnable("all")
+    run_id = queue_run("all", dry_run=False, allow_deletions=False,
+                       trigger="enable") if parts else None
     return jsonify(flags=current, run_id=run_id), 200
 
 

@@ -203,7 +203,8 @@ def handle_lifecycle(items: list[dict[str, Any]]) -> None:
             reconcile.send("missed notifications")
 
 
-@dramatiq.actor(actor_name=names.WIND_DOWN, queue_name=names.QUEUE, time_limit=LONG)
+@dramatiq.actor(actor_name=names.WIND_DOWN, queue_name=names.QUEUE, time_limit=LONG,
+                max_retries=SYNC_RETRIES)  # it may wait behind a long sync, like a sync
 def wind_down_integration(run_id: str, action: str, delete_extensions: bool,
                           delete_groups: bool = False) -> None:
     """Carry out disable, disconnect or pause: the flag is already set by the API. A

@@ -17,7 +17,7 @@ from core import logs
 from core.contacts.sync import ContactSync
 from core.engine.engine import Context, Part, Progress, execute
 from core.engine.lock import FencedLock
-from core.engine.rules import Situation, refusal_of, situation_of
+from core.engine.rules import SYNC_PARTS, Situation, refusal_of, situation_of
 from core.engine.runs import Run
 from core.errors import SyncError
 from core.groups.sync import GroupSync, GroupWindDown
@@ -29,7 +29,6 @@ from workers.runtime import Runtime
 
 log = logging.getLogger("workers")
 LOCK_TTL = 30.0  # a killed worker's lock is free again after this long
-DEBOUNCED = ("users", "groups", "contacts")
 _PARTS: dict[str, type[Part]] = {"users": UserSync, "groups": GroupSync, "contacts": ContactSync}
 
 
@@ -55,7 +54,7 @@ def locked(rt: Runtime, *, keep: str | None = None, wait: float = 30.0) -> Itera
             raise Busy("another sync is running")
         for stale in rt.state.mark_interrupted(now().isoformat(), keep=keep):
             log.warning(f"run {stale} was interrupted by a stopped worker")
-        for kind in DEBOUNCED:
+        for kind in SYNC_PARTS:  # the kinds of change the debouncer holds
             if rt.debouncer.recover(kind):
                 rt.ask_for_changes_run(kind)  # a dead run's changes: synced by a run of their own
         yield lock
@@ -137,33 +136,51 @@ def sync_changes(rt: Runtime, kind: str) -> Run | None:
         return _logged(rt, run)
 
 
+def _still_wanted(action: str, flags: dict[str, Any] | None) -> dict[str, bool]:
+    """Which wind-downs still stand once the lock is held: an administrator may have resumed,
+    enabled or connected again while the run waited."""
+    state = (flags or {}).get("state")
+    if action == "pause":
+        return {"users": bool((flags or {}).get("users_paused")),
+                "groups": bool((flags or {}).get("groups_paused"))}
+    stands = state == ("disabled" if action == "disable" else "disconnected")
+    return {"users": stands, "groups": stands}
+
+
 def wind_down(rt: Runtime, run: Run) -> Run:
     """Carry out disable, disconnect or pause (C3, C4, M4, M5); the flag is already set."""
     action, options = str(run.action), run.options
     with locked(rt, keep=run.id) as lock:
+        wanted = _still_wanted(action, rt.state.flags())
         errors = []
-        if action == "disconnect":
+        if action == "disconnect" and wanted["users"]:
             try:
                 delete_all(rt.graph(), rt.subscriptions)
             except SyncError as exc:
                 errors.append(f"subscriptions could not be deleted at Graph: {exc}")
             revoke_presence(rt.delegated_graph(), rt.subscriptions, rt.presence_authorization)
-        reason = f"integration {action}"
-        parts: list[Part] = []
-        if options.get("delete_extensions") or action == "disconnect":
-            parts.append(UserWindDown(delete=bool(options.get("delete_extensions")),
-                                      reason=reason))
-        if options.get("delete_groups") or action == "disconnect":
-            parts.append(GroupWindDown(delete=bool(options.get("delete_groups")), reason=reason))
-        run.allow_deletions = True  # the administrator asked for exactly these deletions
-        execute(run, parts, _context(rt, lock, rt.state.settings()))
-        if action == "disconnect":  # what is not deleted is released: contacts too
+            # what is not deleted is released: contacts too; before the extensions, so that a
+            # run resumed after a crash never finds the connection half forgotten
             for key in rt.state.contact_links():
                 rt.state.drop_contact_link(key)
             for key in rt.state.book_links():
                 rt.state.drop_book_link(key)
             rt.connection.forget()
-            rt.state.set_flags(state="disconnected")
+        reason = f"integration {action}"
+        everything = action == "disconnect"
+        parts: list[Part] = []
+        if wanted["users"] and (options.get("delete_extensions") or everything):
+            parts.append(UserWindDown(delete=bool(options.get("delete_extensions")),
+                                      reason=reason))
+        if wanted["groups"] and (options.get("delete_groups") or everything):
+            parts.append(GroupWindDown(delete=bool(options.get("delete_groups")), reason=reason))
+        if not parts:
+            run.start(now())
+            rt.state.save_run(run.finish(now(), "failed", f"cancelled: the {action} was undone "
+                                         "before it could run"))
+            return _logged(rt, run)
+        run.allow_deletions = True  # the administrator asked for exactly these deletions
+        execute(run, parts, _context(rt, lock, rt.state.settings()))
         deleted, released = run.counts.get("deleted", 0), run.counts.get("released", 0)
         if errors:
             run.error = "; ".join(errors)

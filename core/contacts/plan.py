@@ -33,30 +33,6 @@ _NUMBER_CHARS = re.compile(r"[^0-9+()\-. ]")
 NAME_LIMIT = 127
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _number(value: str | None) -> str:
     return _NUMBER_CHARS.sub("", value or "").strip()[:31]
 

@@ -13,9 +13,10 @@ A part says how to read, plan and apply; the engine does the rest, once:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from core.engine.guard import hold_deletions
@@ -25,6 +26,7 @@ from core.engine.runs import PartResult, Run, planned_counts
 from core.errors import SyncError
 
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger("engine")
 
 
 def _no_progress(_phase: str, _done: int, _total: int) -> None:
@@ -47,7 +49,6 @@ class Context:
     fence: Callable[[], None] = _no_fence  # raises LockLost when the run lost its lock
     progress: Progress = _no_progress
     incremental: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Part(Protocol):
@@ -76,6 +77,11 @@ def execute(run: Run, parts: Sequence[Part], ctx: Context) -> Run:
         except LockLost as exc:
             run.add(PartResult(part.name, "failed", error=str(exc)).close(run.dry_run))
             break
+        except Exception as exc:  # a defect: the part ends failed, the run is not left running
+            log.exception(f"{part.name} part of run {run.id} stopped by an unexpected error")
+            result = PartResult(part.name, "failed",
+                                error=f"unexpected error ({type(exc).__name__}); see the logs")
+            result.close(run.dry_run)
         run.add(result)
         store.save_run(run)
     run.finish(ctx.now())

@@ -24,12 +24,6 @@ class Outcome:
         self.counts["skipped"] += 1
         self.skipped.append(subject(op) | {"reason": reason})
 
-    def merge(self, other: Outcome) -> Outcome:
-        self.counts.update(other.counts)
-        self.failures += other.failures
-        self.skipped += other.skipped
-        return self
-
 
 def subject(op: Any) -> dict[str, Any]:
     """Who an operation is about: a user, a group or a contact, its name and extension."""

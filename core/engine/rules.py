@@ -46,7 +46,8 @@ class Situation:
     @property
     def lost(self) -> bool:
         """Settings or switches are missing although parts were configured before."""
-        return bool(self.saved) and (self.flags is None or self.document is None)
+        return bool(self.saved) and (self.flags is None or self.document is None
+                                     or bool(self.flags.get("unconfirmed")))
 
     def why_not(self, part: str) -> Refusal | None:
         """Why `part` may not run now, or None when it may."""
@@ -54,7 +55,7 @@ class Situation:
         flags, document = self.flags, self.document
         if not self.connected or (flags is not None and flags["state"] == "disconnected"):
             return Refusal("not_connected", "not connected: connect the Entra ID tenant first")
-        if flags is None or document is None:
+        if flags is None or document is None or flags.get("unconfirmed"):
             return Refusal("not_configured", "the stored settings are missing: save the "
                            "settings again to turn the sync back on")
         if flags["state"] == "disabled":

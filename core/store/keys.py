@@ -73,8 +73,6 @@ class Keys:
         """One presence poll or presence change at a time."""
         return self._k("lock", "presence")
 
-    def lock(self, name: str) -> str:
-        return self._k("lock", name)
 
     # change notifications and subscriptions
     def subscriptions(self) -> str:

@@ -230,8 +230,14 @@ class StateStore:
         raw = self.redis.get(self.keys.integration())
         return DEFAULT_FLAGS | json.loads(raw) if raw else None
 
-    def set_flags(self, **changes: Any) -> dict[str, Any]:
-        current = (self.flags() or DEFAULT_FLAGS) | changes
+    def set_flags(self, *, confirm: bool = False, **changes: Any) -> dict[str, Any]:
+        """Change the switches. Where none are stored (never, or lost) the change is kept but
+        stays unconfirmed — nothing runs — until `confirm` (a save of the settings, or a first
+        connection) says an administrator chose them."""
+        stored = self.flags()
+        current = (stored or DEFAULT_FLAGS | {"unconfirmed": True}) | changes
+        if confirm:
+            current.pop("unconfirmed", None)
         self.redis.set(self.keys.integration(), json.dumps(current))
         return current
 
