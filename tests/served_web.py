@@ -54,7 +54,7 @@ def seed(app: Flask) -> dict[str, str]:
     state.redis.flushdb()
     state.save_settings(merge(defaults(), {"schedule": {"timezone": "UTC"},
                                            "sso": {"enabled": True}}))
-    state.set_flags(state="enabled")
+    state.set_flags(confirm=True, state="enabled")
     app.extensions["connection"].save(Credentials("tenant-1", "client-1", "entra-secret"))
     sealed = SecretBox(settings.secret_key).seal(CLIENT_STATE)
     for subscription_id, resource in SUBSCRIPTIONS.items():  # as the upkeep keeps them

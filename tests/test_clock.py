@@ -122,7 +122,7 @@ def connected_clocks(count: int) -> tuple[StateStore, StubBroker, list[Clock]]:
                                   "PBX_CLIENT_ID": "id", "PBX_CLIENT_SECRET": "secret"})
     connection = ConnectionStore(state, SecretBox(settings.secret_key))
     connection.save(Credentials("tenant", "client", "secret"))
-    state.set_flags(state="enabled")
+    state.set_flags(confirm=True, state="enabled")
     return state, broker, [Clock(state, broker, BackgroundScheduler(), connection=connection,
                                  settings=settings) for _ in range(count)]
 

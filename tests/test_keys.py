@@ -177,7 +177,7 @@ def test_connecting_again_after_a_lost_key_needs_only_the_secret(sandbox: Sandbo
     seal_everything_under(OLD_KEY, app.extensions["state"], values["tenant_id"],
                           values["client_id"], values["client_secret"])
     client = app.test_client()
-    app.extensions["state"].set_flags(state="enabled")
+    app.extensions["state"].set_flags(confirm=True, state="enabled")
 
     answer = call(client, "POST", "/api/connection/secret",
                   {"client_secret": values["client_secret"]})

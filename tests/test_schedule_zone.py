@@ -27,7 +27,7 @@ NO_ZONE = {"schedule.timezone": ["choose the PBX's time zone"]}
 def client(broker: StubBroker) -> FlaskClient:
     app = create_app(SETTINGS, redis_client=fakeredis.FakeRedis(), broker=broker)
     app.extensions["connection"].save(Credentials("tenant-1", "client-1", "entra-secret"))
-    app.extensions["state"].set_flags(state="enabled")
+    app.extensions["state"].set_flags(confirm=True, state="enabled")
     return app.test_client()
 
 

@@ -36,7 +36,7 @@ def turn_on_users(state: StateStore) -> None:
     """What an administrator's first save of the user sync settings leaves in the store."""
     configure(state, enabled=True)
     state.mark_saved("users")
-    state.set_flags(state="enabled")
+    state.set_flags(confirm=True, state="enabled")
 
 
 def configure(state: StateStore, **users: Any) -> None:

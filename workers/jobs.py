@@ -153,7 +153,8 @@ def wind_down(rt: Runtime, run: Run) -> Run:
     with locked(rt, keep=run.id) as lock:
         wanted = _still_wanted(action, rt.state.flags())
         errors = []
-        if action == "disconnect" and wanted["users"]:
+        connected = rt.connection.credentials(rt.settings) is not None
+        if action == "disconnect" and wanted["users"] and connected:  # else done by a first try
             try:
                 delete_all(rt.graph(), rt.subscriptions)
             except SyncError as exc:
