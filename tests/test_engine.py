@@ -148,3 +148,13 @@ def test_switches_set_while_lost_stay_unconfirmed_until_the_settings_are_saved()
     assert lost.why_not("users") is not None and lost.why_not("users").reason == "not_configured"
     assert lost.lost
     assert saved.why_not("users") is None and saved.why_not("groups").reason == "paused"
+
+
+def test_a_dry_run_shows_the_deletions_the_guard_would_hold(ctx: Context) -> None:
+    part = Part("contacts", [Drop(k, k.upper()) for k in "xyz"] + [Make("n", "New")])
+
+    run = execute(Run.new("contacts", dry_run=True), [part], ctx)
+
+    assert run.state == "blocked" and part.applied == []
+    assert run.counts["created"] == 1 and run.counts["deleted"] == 0
+    assert len(run.held_deletions) == 3 and "3 deletions would be held back" in run.summary

@@ -119,10 +119,12 @@ def run_part(part: Part, ctx: Context, *, dry_run: bool, allow_deletions: bool) 
     guarded = hold_deletions(ops, lambda op: part.deletions.get(type(op)), limit=limit,
                              allow=allow_deletions)
     result.held_deletions = guarded.held_rows(lambda op: part.deletions.get(type(op)))
-    if dry_run:
-        result.counts = planned_counts(part.kinds.get(type(op)) for op in ops)
-        result.skipped = [subject(op) | {"reason": op.reason} for op in ops
-                          if part.kinds.get(type(op)) == "skipped"]
+    if dry_run:  # what a real run would do now: held deletions and what waits for them aside
+        result.counts = planned_counts(part.kinds.get(type(op)) for op in guarded.to_apply)
+        result.skipped = [subject(op) | {"reason": op.reason} for op in guarded.to_apply
+                          if part.kinds.get(type(op)) == "skipped"] + guarded.waiting_rows()
+        result.counts["skipped"] += len(guarded.waiting)
+        result.state = "blocked" if guarded.held else "succeeded"
         return result.close(dry_run)
     ctx.fence()
     outcome = part.apply(guarded.to_apply, ctx)

@@ -175,7 +175,10 @@ def part_summary(result: PartResult, dry_run: bool) -> str:
     if result.state == "failed":
         return f"{title} sync failed: {result.error}"
     if dry_run:
-        return f"Dry run, nothing was changed. Planned: {tally}."
+        held = (f" {len(result.held_deletions)} deletions would be held "
+                "back: more than the limit of deletions per run."
+                if result.state == "blocked" else "")
+        return f"Dry run, nothing was changed. Planned: {tally}.{held}"
     failed = counts.get("failed", 0)
     if failed:
         sentence = (f"Synced {result.synced} {things} to {targets} with {failed} "
