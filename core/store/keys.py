@@ -62,6 +62,14 @@ class Keys:
         """A run's record, deleted when its id falls off `runs`."""
         return self._k("run", run_id)
 
+    def run_objects(self, run_id: str) -> str:
+        """List: a run's per-object results (JSON rows), deleted with its record."""
+        return self._k("run", run_id, "objects")
+
+    def run_document(self, run_id: str) -> str:
+        """The proposed settings a preview (a dry run of unsaved settings) plans with."""
+        return self._k("run", run_id, "document")
+
     def sync_lock(self) -> str:
         return self._k("lock", "sync")
 
@@ -133,6 +141,10 @@ class Keys:
     def rate(self, bucket: str, address: str) -> str:
         """A one-minute counter of `bucket` (sso-login | admin-failures) for a client address."""
         return self._k("rate", bucket, address)
+
+    def audit(self) -> str:
+        """List: the audit log's entries (JSON), newest first, at most a bounded number."""
+        return self._k("audit")
 
     def metrics(self) -> str:
         """Hash: `<actor>|<outcome>` and `<actor>|seconds`, written by every worker."""
