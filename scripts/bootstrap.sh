@@ -23,6 +23,14 @@ if ! command -v redis-server >/dev/null 2>&1; then
   apt_install redis-server
 fi
 
+# The console's browser tests drive Debian's Chromium through its ChromeDriver (selenium).
+# BROWSER_TESTS=0 skips the install; the tests then skip, naming why.
+if [ "${BROWSER_TESTS:-1}" != 0 ] && { ! command -v chromium >/dev/null 2>&1 \
+    || ! command -v chromedriver >/dev/null 2>&1; }; then
+  echo "bootstrap: installing chromium and chromium-driver (Debian packages, for browser tests)"
+  apt_install chromium chromium-driver || echo "bootstrap: no browser: browser tests will skip" >&2
+fi
+
 locks=(requirements.txt requirements-dev.txt)
 stamp=.venv/.requirements.sha256
 wanted=$(cat "${locks[@]}" | sha256sum | cut -d' ' -f1)
@@ -42,6 +50,6 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; 
     echo "bootstrap: pip install failed (log: $log)" >&2
     exit 1
   fi
-  .venv/bin/python -c "import flask, msal, dramatiq, redis, marshmallow, tenacity, pytest, fakeredis, hypothesis"
+  .venv/bin/python -c "import flask, msal, dramatiq, redis, marshmallow, tenacity, pytest, fakeredis, hypothesis, selenium"
   echo "$wanted" > "$stamp"
 fi

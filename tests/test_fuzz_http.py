@@ -69,7 +69,7 @@ class Route:
         """The rule with each variable filled: the seeded extension, or `value` when given."""
         path = self.rule
         for name, default in (("<run_id>", "no-such-run"), ("<number>", NUMBER),
-                              ("<path:filename>", "admin.js")):
+                              ("<path:filename>", "console.js")):
             path = path.replace(name, quote(value, safe="") if value else default)
         return path
 

@@ -46,7 +46,7 @@ def answers(served: ServedWeb) -> dict[str, requests.Response]:
     http = served.http
     gets = {rule.rule for rule in served.app.url_map.iter_rules() if "GET" in rule.methods}
     paths = {rule.replace("<run_id>", "no-such-run").replace("<number>", NUMBER)
-             .replace("<path:filename>", "admin.js") for rule in gets}
+             .replace("<path:filename>", "console.js") for rule in gets}
     found = {f"GET {path}": served.get(path, headers=bearer) for path in sorted(paths)}
     return found | {
         "GET unknown path": served.get("/no/such/page"),

@@ -72,8 +72,3 @@ def test_the_first_save_that_turns_a_part_on_must_choose_the_time_zone(
     assert scheduled["next_run"] and scheduled["message"] is None
     assert cleared.status_code == 400 and cleared.json["fields"] == NO_ZONE
 
-
-def test_the_admin_page_proposes_the_browsers_time_zone(client: FlaskClient) -> None:
-    script = client.get("/admin.js").get_data(as_text=True)
-
-    assert "Intl.DateTimeFormat().resolvedOptions().timeZone" in script

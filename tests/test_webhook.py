@@ -246,11 +246,12 @@ def test_a_malformed_secret_expiry_is_a_field_error(client: FlaskClient) -> None
 
 def test_the_admin_page_is_served_without_data_or_secrets(client: FlaskClient) -> None:
     page = client.get("/")
-    script = client.get("/admin.js")
+    script = client.get("/static/console.js")
 
-    assert page.status_code == 200 and page.mimetype == "text/html"
-    assert '<script src="/admin.js"' in page.get_data(as_text=True)
-    assert script.status_code == 200 and "/api/status" in script.get_data(as_text=True)
+    assert page.status_code == 200 and page.mimetype == "text/html"  # the sign-in page
+    assert '<script src="/static/console.js"' in page.get_data(as_text=True)
+    assert 'data-api="/api/session"' in page.get_data(as_text=True)
+    assert script.status_code == 200 and "X-Requested-With" in script.get_data(as_text=True)
     assert "pbx-secret" not in page.get_data(as_text=True) + script.get_data(as_text=True)
 
 

@@ -21,13 +21,13 @@ from core.secret_box import SecretBox
 from core.store.redis import StateStore
 from core.subscriptions import SubscriptionStore
 from webhook import (
-    admin,
     api,
     api_connection,
     api_session,
     api_switches,
     auth,
     cli,
+    console,
     entra_api,
     hardening,
     notifications,
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     app.register_blueprint(sso.blueprint)
     app.register_blueprint(presence_auth.blueprint)
     app.register_blueprint(entra_api.blueprint)
-    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(console.blueprint)
 
     def per_credentials(build: Callable[[Settings, Credentials], Any]) -> Callable[[], Any]:
         """One object a process for the stored credentials, built again for new ones: a

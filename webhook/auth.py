@@ -106,6 +106,13 @@ def signed_in() -> dict[str, Any] | None:
             "admin": bool(record["admin"])}
 
 
+def admin_session() -> bool:
+    """Whether the browser's session is an administrator's (the admin token's or an SSO
+    admin's): the console's pages render only for one. Reading needs no X-Requested-With."""
+    session = _session()
+    return session is not None and bool(session[1]["admin"])
+
+
 def csrf_token() -> str | None:
     """The session's token that forms posting to /me and /sso/logout carry."""
     session = _session()

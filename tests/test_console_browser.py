@@ -1,0 +1,30 @@
+"""The console in a real browser: signing in, and every page rendering under the strict CSP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser import chromium, console_errors, fresh_stack, sign_in_with_token, text_of
+from tests.stack import Stack
+
+
+@pytest.fixture
+def stack(redis_server: Any) -> Iterator[Stack]:
+    with fresh_stack(redis_server.url, connect=True) as running:
+        yield running
+
+
+def test_an_administrator_signs_in_with_the_token_and_sees_the_status(stack: Stack) -> None:
+    with chromium() as driver:
+        driver.get(stack.web.url + "/")
+        refused = text_of(driver, "h1")
+        sign_in_with_token(driver, stack)
+        heading = text_of(driver, "h1")
+        errors = console_errors(driver)
+
+    assert refused == "Sign in"
+    assert heading == "Status"
+    assert errors == []
