@@ -23,6 +23,8 @@ from core.subscriptions import SubscriptionStore
 from webhook import (
     api,
     api_connection,
+    api_preview,
+    api_runs,
     api_session,
     api_switches,
     auth,
@@ -74,6 +76,8 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
         sessions=Sessions(client, state.keys), limiter=Limiter(client, state.keys))
     app.register_blueprint(notifications.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(api_runs.blueprint)
+    app.register_blueprint(api_preview.blueprint)
     app.register_blueprint(api_connection.blueprint)
     app.register_blueprint(api_switches.blueprint)
     app.register_blueprint(api_session.blueprint)

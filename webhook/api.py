@@ -114,19 +114,3 @@ def sync_now() -> tuple[Response, int]:
                        allow_deletions=bool(asked.get("allow_deletions", False)),
                        trigger="manual")
     return jsonify(run_id=run_id), 202
-
-
-@blueprint.get("/runs")
-@admin_only
-def runs() -> Response:
-    limit = min(max(request.args.get("limit", 20, type=int) or 20, 1), 200)
-    return jsonify(runs=[brief(r) for r in ext("state").runs(limit=limit)])
-
-
-@blueprint.get("/runs/<run_id>")
-@admin_only
-def run(run_id: str) -> tuple[Response, int]:
-    record = ext("state").run(run_id)
-    if record is None:
-        return error(404, "no such run")
-    return jsonify(record), 200

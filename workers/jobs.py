@@ -17,8 +17,9 @@ from core import logs
 from core.contacts.sync import ContactSync
 from core.engine.engine import Context, Part, Progress, execute
 from core.engine.lock import FencedLock
-from core.engine.rules import SYNC_PARTS, Situation, refusal_of, situation_of
-from core.engine.runs import Run
+from core.engine.preview import preview_sentences
+from core.engine.rules import SYNC_PARTS, Situation, proposed, refusal_of, situation_of
+from core.engine.runs import PREVIEW, Run
 from core.errors import SyncError
 from core.groups.sync import GroupSync, GroupWindDown
 from core.presence.subscription import revoke as revoke_presence
@@ -83,21 +84,54 @@ def sync(rt: Runtime, run: Run, *, progress: Progress | None = None, wait: float
     try:
         with locked(rt, keep=run.id, wait=wait) as lock:
             now_situation = situation(rt)
+            if run.trigger == PREVIEW:
+                return _preview(rt, run, lock, now_situation)
             parts, refusals = now_situation.runnable(run.scope)
             if not parts:
-                run.start(now())
-                rt.state.save_run(run.finish(now(), "failed", refusal_of(refusals).message))
-                return _logged(rt, run)
+                return _ended(rt, run, refusal_of(refusals).message)
             ctx = _context(rt, lock, dict(now_situation.document or {}), progress=progress)
             try:
                 ctx.graph = rt.graph()
             except SyncError as exc:
-                run.start(now())
-                rt.state.save_run(run.finish(now(), "failed", str(exc)))
-                return _logged(rt, run)
+                return _ended(rt, run, str(exc))
             return _logged(rt, execute(run, [_PARTS[p]() for p in parts], ctx))
     finally:
         logs.run_id.reset(token)
+
+
+def _ended(rt: Runtime, run: Run, error: str) -> Run:
+    """A run that could not start, ended failed with why."""
+    run.start(now())
+    rt.state.save_run(run.finish(now(), "failed", error))
+    return _logged(rt, run)
+
+
+def _preview(rt: Runtime, run: Run, lock: FencedLock, now_situation: Situation) -> Run:
+    """A dry run of the proposed settings a preview stored, never saved: the rules are asked
+    of the situation their save would leave, and the plan's rows become sentences."""
+    run.dry_run, run.allow_deletions = True, False  # a preview never writes
+    document = rt.state.proposed.get(run.id)
+    if document is None:
+        return _ended(rt, run, "the proposed settings of this preview are gone: preview again")
+    asked = run.parts_asked or list(SYNC_PARTS)
+    parts, refusals = proposed(now_situation, document, asked).runnable("all")
+    parts = [p for p in parts if p in asked]
+    if not parts:
+        return _ended(rt, run, refusal_of({p: r for p, r in refusals.items() if p in asked}
+                                          or refusals).message)
+    ctx = _context(rt, lock, document)
+    try:
+        ctx.graph = rt.graph()
+    except SyncError as exc:
+        return _ended(rt, run, str(exc))
+    execute(run, [_PARTS[p]() for p in parts], ctx)
+    run.preview = preview_sentences(rt.state.objects.rows(run.id), parts,
+                                    limit=int(document["safety"]["max_deletions"]))
+    if run.objects_truncated:
+        run.preview.append(f"Only the first {rt.state.objects.count(run.id)} objects are "
+                           "described.")
+    rt.state.save_run(run)
+    return _logged(rt, run)
 
 
 def sync_changes(rt: Runtime, kind: str) -> Run | None:

@@ -16,9 +16,11 @@ from core.contacts.mailboxes import mailboxes_in_range, no_mailbox
 from core.contacts.plan import plan_contacts, wanted_contact
 from core.contacts.records import (
     ContactOperation,
+    CreateBook,
     CreateContact,
     DeleteBook,
     DeleteContact,
+    RenameBook,
     SkipContact,
     UpdateContact,
     WantedBook,
@@ -92,6 +94,8 @@ class ContactSync:
     """Personal and shared-mailbox contacts → phonebooks of company contacts."""
 
     name, kinds, deletions = "contacts", KINDS, DELETIONS
+    # phonebooks are not counted, but each has its row in the run's per-object results
+    object_kinds = KINDS | {CreateBook: "created", RenameBook: "updated", DeleteBook: "deleted"}
 
     def read(self, ctx: Context) -> Snapshot:
         books, problems, unread = read_books(ctx.graph, ctx.store, ctx.document["contacts"])

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from core.engine.guard import hold_deletions
 from core.engine.lock import LockLost
 from core.engine.outcome import Outcome, subject
+from core.engine.rows import object_rows
 from core.engine.runs import PartResult, Run, planned_counts
 from core.errors import SyncError
 
@@ -68,12 +69,14 @@ def execute(run: Run, parts: Sequence[Part], ctx: Context) -> Run:
     """Run `parts` in order under one run record, saved as it goes; returns it finished."""
     store = ctx.store
     run.start(ctx.now())
+    store.objects.clear(run.id)  # a resumed run lists its objects again
     store.save_run(run)
     ctx.progress = _recorded(run, store, ctx.progress)
     for part in parts:
+        rows: list[dict[str, Any]] = []
         try:
             result = run_part(part, ctx, dry_run=run.dry_run,
-                              allow_deletions=run.allow_deletions)
+                              allow_deletions=run.allow_deletions, objects=rows)
         except LockLost as exc:
             run.add(PartResult(part.name, "failed", error=str(exc)).close(run.dry_run))
             break
@@ -83,6 +86,9 @@ def execute(run: Run, parts: Sequence[Part], ctx: Context) -> Run:
                                 error=f"unexpected error ({type(exc).__name__}); see the logs")
             result.close(run.dry_run)
         run.add(result)
+        kept = store.objects.add(run.id, rows)
+        run.objects_total += len(rows)
+        run.objects_truncated = run.objects_truncated or kept < len(rows)
         store.save_run(run)
     run.finish(ctx.now())
     store.save_run(run)
@@ -103,8 +109,11 @@ def _recorded(run: Run, store: Any, inner: Progress) -> Progress:
     return progress
 
 
-def run_part(part: Part, ctx: Context, *, dry_run: bool, allow_deletions: bool) -> PartResult:
-    """One part: read, plan, guard, then apply (or only count, for a dry run)."""
+def run_part(part: Part, ctx: Context, *, dry_run: bool, allow_deletions: bool,
+             objects: list[dict[str, Any]] | None = None) -> PartResult:
+    """One part: read, plan, guard, then apply (or only count, for a dry run); the result of
+    each planned operation is added to `objects` (core/engine/rows.py)."""
+    objects = [] if objects is None else objects
     result = PartResult(part.name)
     try:
         ctx.progress(f"reading for {part.name}", 0, 0)
@@ -125,12 +134,13 @@ def run_part(part: Part, ctx: Context, *, dry_run: bool, allow_deletions: bool) 
                           if part.kinds.get(type(op)) == "skipped"] + guarded.waiting_rows()
         result.counts["skipped"] += len(guarded.waiting)
         result.state = "blocked" if guarded.held else "succeeded"
+        objects += object_rows(part, guarded, limit=limit)
         return result.close(dry_run)
     ctx.fence()
     outcome = part.apply(guarded.to_apply, ctx)
-    outcome.skipped += guarded.waiting_rows()
-    outcome.counts["skipped"] += len(guarded.waiting)
+    outcome.wait(guarded.waiting_rows())
     result.synced = part.finish(snapshot, outcome, bool(guarded.held), ctx)  # may add rows
+    objects += object_rows(part, guarded, limit=limit, outcome=outcome)
     result.counts |= {name: outcome.counts.get(name, 0) for name in result.counts}
     if outcome.counts.get("welcome_emails"):
         result.counts["welcome_emails"] = outcome.counts["welcome_emails"]

@@ -1,4 +1,9 @@
-"""What applying a plan did: counts, failures and skips, shared by every part."""
+"""What applying a plan did: counts, failures and skips, shared by every part.
+
+A failure or skip recorded with `fail`/`skip` is also remembered against its operation, by
+identity (two equal operations of one plan are still two objects), so that the per-object
+results of a run (core/engine/rows.py) name the exact operation that failed.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +19,40 @@ class Outcome:
     skipped: list[dict[str, str]] = field(default_factory=list)
     created_ids: list[int] = field(default_factory=list)
     unresolved: list[Any] = field(default_factory=list)  # created, id not known yet
+    by_op: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
+    _rows_of_ops: set[int] = field(default_factory=set, repr=False)
 
     def fail(self, op: Any, reason: str) -> None:
         self.counts["failed"] += 1
-        self.failures.append(subject(op) | {"operation": type(op).__name__.lower(),
-                                            "reason": reason})
+        row = subject(op) | {"operation": type(op).__name__.lower(), "reason": reason}
+        self.failures.append(row)
+        self._remember(op, row, "failed", reason)
 
     def skip(self, op: Any, reason: str) -> None:
         self.counts["skipped"] += 1
-        self.skipped.append(subject(op) | {"reason": reason})
+        row = subject(op) | {"reason": reason}
+        self.skipped.append(row)
+        self._remember(op, row, "skipped", reason)
+
+    def wait(self, rows: list[dict[str, Any]]) -> None:
+        """Skips of operations that wait for a held deletion (the rows say which)."""
+        self.skipped += rows
+        self.counts["skipped"] += len(rows)
+        self._rows_of_ops.update(id(row) for row in rows)
+
+    def _remember(self, op: Any, row: dict[str, Any], outcome: str, reason: str) -> None:
+        self.by_op[id(op)] = (outcome, reason)  # a later failure (e.g. not linked) wins
+        self._rows_of_ops.add(id(row))
+
+    def result_of(self, op: Any) -> tuple[str, str] | None:
+        """("failed" | "skipped", reason) when `op` was recorded so, else None (it went well)."""
+        return self.by_op.get(id(op))
+
+    def loose(self) -> list[tuple[str, dict[str, Any]]]:
+        """Failures and skips recorded without an operation (a welcome email, a mailbox)."""
+        return [(name, row) for name, rows in (("failed", self.failures),
+                                               ("skipped", self.skipped))
+                for row in rows if id(row) not in self._rows_of_ops]
 
 
 def subject(op: Any) -> dict[str, Any]:

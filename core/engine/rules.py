@@ -8,8 +8,8 @@ until an administrator saves the settings again — never the defaults, never "e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 SYNC_PARTS = ("users", "groups", "contacts")  # in this order: groups need users' extensions
@@ -81,6 +81,25 @@ def refusal_of(refusals: Mapping[str, Refusal]) -> Refusal:
     first = next(iter(refusals.values()))
     text = "; ".join(r.message for r in refusals.values())
     return Refusal(first.reason, text)
+
+
+def preview_parts(patch: Mapping[str, Any], document: Mapping[str, Any]) -> list[str]:
+    """The parts a preview of `patch` plans: those it touches that `document` has on, or,
+    when it touches none (only safety, say), every part `document` has on."""
+    touched = [p for p in SYNC_PARTS if p in patch]
+    return [p for p in (touched or SYNC_PARTS) if part_on(p, document)]
+
+
+def proposed(now: Situation, document: Mapping[str, Any], parts: Iterable[str]) -> Situation:
+    """The situation a save of `document` would leave: `parts` saved, and lost switches
+    confirmed as a save confirms them (webhook/api.py); connection, disable and pause stay."""
+    flags = None if now.flags is None else {k: v for k, v in now.flags.items()
+                                            if k != "unconfirmed"}
+    flags = _SWITCHES | (flags or {})
+    return replace(now, flags=flags, document=document, saved=now.saved | frozenset(parts))
+
+
+_SWITCHES = {"state": "enabled", "users_paused": False, "groups_paused": False}
 
 
 class _Store(Protocol):

@@ -28,6 +28,7 @@ FINISHED = ("succeeded", "partial", "failed", "blocked")
 COUNT_NAMES = ("created", "updated", "deleted", "released", "linked", "skipped", "failed")
 _WORST = ("blocked", "failed", "partial", "succeeded")  # the first one any part has wins
 OBJECTS_KEPT = 1000
+PREVIEW = "preview"  # the trigger of a dry run of proposed, unsaved settings
 LISTS = {"failures": "failures_total", "skipped": "skipped_total",
          "held_deletions": "held_total"}  # each list of objects, and the name of its total
 _NOUNS = {"users": ("User", "users", "PBX extensions"),
@@ -90,6 +91,10 @@ class Run:
     interrupted: bool = False
     progress: dict[str, Any] | None = None
     summary: str = ""
+    objects_total: int = 0  # rows of per-object results (core/store/objects.py)
+    objects_truncated: bool = False  # more rows than are kept
+    parts_asked: list[str] = field(default_factory=list)  # a preview's parts; else the scope's
+    preview: list[str] = field(default_factory=list)  # a preview's sentences (engine/preview.py)
 
     @classmethod
     def new(cls, scope: str, *, trigger: str = "manual", dry_run: bool = False,
@@ -122,6 +127,7 @@ class Run:
         self.failures, self.skipped, self.held_deletions = [], [], []
         self.failures_total = self.skipped_total = self.held_total = 0
         self.synced, self.mode, self.retry_after, self.finished_at = 0, None, None, None
+        self.objects_total, self.objects_truncated, self.preview = 0, False, []
 
     def add(self, result: PartResult) -> None:
         """Take in one part's result: the run's totals are the sums of its parts, and each

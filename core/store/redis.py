@@ -16,6 +16,7 @@ from core.contacts.records import BookLink, ContactLink
 from core.engine.runs import Run
 from core.groups.records import GroupLink
 from core.store.keys import Keys
+from core.store.objects import ProposedSettings, RunObjects
 from core.sync_settings import defaults, validate_document
 from core.users.records import Link
 
@@ -30,6 +31,8 @@ class StateStore:
         self.redis = client
         self.ns = namespace
         self.keys = Keys(namespace)
+        self.objects = RunObjects(client, self.keys, RUN_TTL_SECONDS)
+        self.proposed = ProposedSettings(client, self.keys)
 
     # links -------------------------------------------------------------------------------
     def _links(self, kind: str, record: type) -> dict[str, Any]:
@@ -255,8 +258,9 @@ class StateStore:
         pipe.lrange(self.keys.runs(), RUNS_KEPT, -1)
         pipe.ltrim(self.keys.runs(), 0, RUNS_KEPT - 1)
         dropped = {_text(i) for i in pipe.execute()[1]} - {record["id"]}
-        if dropped:
-            self.redis.delete(*(self.keys.run(i) for i in dropped))
+        if dropped:  # with its per-object results and a preview's settings
+            self.redis.delete(*(key for i in dropped for key in (
+                self.keys.run(i), self.keys.run_objects(i), self.keys.run_document(i))))
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         raw = self.redis.get(self.keys.run(run_id))

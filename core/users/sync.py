@@ -82,8 +82,19 @@ class UserSync:
         return Snapshot(desired, view, links, scope, next_link)
 
     def plan(self, snapshot: Snapshot, ctx: Context) -> tuple[Operation, ...]:
+        self.pending = ctx.store.pending_creates()  # kept to explain adoptions
         return plan(snapshot.desired, snapshot.view, snapshot.links,
-                    pending=ctx.store.pending_creates(), scope=snapshot.scope)
+                    pending=self.pending, scope=snapshot.scope)
+
+    def explain(self, op: Operation) -> str | None:
+        """Why an extension is adopted, for the run's per-object results."""
+        if not isinstance(op, Adopt):
+            return None
+        if op.replaces_user:
+            return "matched by email: it was synced for a deleted account with that email"
+        if getattr(self, "pending", {}).get(op.user_id) == op.number:
+            return "created by an earlier run that stopped before linking it"
+        return "matched by email"
 
     def apply(self, ops: Sequence[Operation], ctx: Context) -> Outcome:
         total = sum(1 for op in ops if not isinstance(op, Skip))
