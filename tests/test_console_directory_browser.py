@@ -162,6 +162,7 @@ def test_an_extensions_presence_edited_on_the_page_is_stored(stack: Stack, drive
 
     number = stack.api("GET", "/api/extensions").json()["extensions"][1]["number"]
     driver.get(stack.web.url + "/extensions")
+    notice = text_of(driver, "p.flash.warn")
     by_css(driver, "#directory-q")[0].send_keys(number)
     wait_until(driver, lambda d: len(by_css(d, "details.directory-ext")) == 1, "the search")
     by_css(driver, f"#ext-{number} > summary")[0].click()
@@ -179,6 +180,7 @@ def test_an_extensions_presence_edited_on_the_page_is_stored(stack: Stack, drive
     driver.get(f"{stack.web.url}/extensions?q={number}")  # the page shows what was stored
     shown = text_of(driver, f"#ext-{number} > summary")
 
+    assert notice.startswith("Teams presence sync is off for everyone")  # P1 not yet on
     assert stored["enabled"] is False
     assert stored["map"]["Busy"] == "do_not_disturb"
     assert stored["map"]["PresenceUnknown"] == "away"

@@ -59,7 +59,9 @@ def api_answer(path: str) -> tuple[int, Any]:
 def extensions_page() -> Response:
     """The synced extensions, their users and each one's presence choice, editable."""
     status, data = api_answer("/api/extensions")
-    return render("console/extensions.html", "Extensions", status=200 if status == 200 else 502,
+    _, settings = api_answer("/api/settings")
+    presence_on = bool(((settings or {}).get("presence") or {}).get("enabled"))
+    return render("console/extensions.html", "Extensions", presence_on=presence_on,
                   error=None if status == 200 else (data or {}).get("error"),
                   extensions=(data or {}).get("extensions", []), q=request.args.get("q", ""),
                   availabilities=AVAILABILITY, statuses=PBX_PRESENCE, default_map=DEFAULT_MAP)
