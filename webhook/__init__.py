@@ -30,6 +30,7 @@ from webhook import (
     auth,
     cli,
     console,
+    console_directory,
     entra_api,
     hardening,
     notifications,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     app.register_blueprint(presence_auth.blueprint)
     app.register_blueprint(entra_api.blueprint)
     app.register_blueprint(console.blueprint)
+    app.register_blueprint(console_directory.blueprint)
 
     def per_credentials(build: Callable[[Settings, Credentials], Any]) -> Callable[[], Any]:
         """One object a process for the stored credentials, built again for new ones: a
