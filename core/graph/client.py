@@ -8,9 +8,10 @@ with its new delta link or an error: never a partial view to act on.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 from marshmallow import ValidationError
 
@@ -34,6 +35,7 @@ T = TypeVar("T")
 PAGE_SIZE = 999
 PRESENCE_IDS_PER_CALL = 650
 BATCH_LIMIT = 20
+CHECK_GROUPS_LIMIT = 20  # "You can check up to a maximum of 20 groups per request."
 GROUP_SELECT = ("id", "displayName", "groupTypes", "securityEnabled", "mailEnabled")
 
 
@@ -102,6 +104,43 @@ class GraphClient:
             params["$filter"] = filter
         for raw in self.items("users", params=params):
             yield _load(parse_user, raw, "user")
+
+    def user(self, user_id: str, *, select: tuple[str, ...] = USER_SELECT) -> EntraUser | None:
+        """One user by object id (or user principal name); None when Entra ID has no such user."""
+        try:
+            raw = self.request("GET", f"users/{quote(user_id, safe='@')}",
+                               params={"$select": ",".join(select)})
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _load(parse_user, raw, "user")
+
+    def find_users(self, start: str, *, top: int = 25) -> list[EntraUser]:
+        """Up to `top` users whose name, user principal name or mail starts with `start`."""
+        params = {"$select": "id,displayName,userPrincipalName,mail", "$top": str(top)}
+        if start:
+            text = start.replace("'", "''")  # OData: a quote inside a string literal is doubled
+            params["$filter"] = " or ".join(f"startswith({name},'{text}')" for name in
+                                            ("displayName", "userPrincipalName", "mail"))
+        body = self.request("GET", "users", params=params)
+        return [_load(parse_user, raw, "user") for raw in body.get("value", [])]
+
+    def member_groups(self, user_id: str, group_ids: Sequence[str]) -> set[str]:
+        """Which of `group_ids` the user belongs to, through nested groups too (checkMemberGroups)."""
+        found: set[str] = set()
+        for start in range(0, len(group_ids), CHECK_GROUPS_LIMIT):
+            chunk = list(group_ids[start : start + CHECK_GROUPS_LIMIT])
+            body = self.request("POST", f"users/{quote(user_id, safe='@')}/checkMemberGroups",
+                                json={"groupIds": chunk})
+            found.update(str(g) for g in body.get("value", []))
+        return found
+
+    def group(self, group_id: str) -> EntraGroup:
+        """One group by id."""
+        raw = self.request("GET", f"groups/{quote(group_id, safe='')}",
+                           params={"$select": ",".join(GROUP_SELECT)})
+        return _load(parse_group, raw, "group")
 
     def deleted_users(self, *, select: tuple[str, ...] = USER_SELECT) -> Iterator[EntraUser]:
         params = {"$select": ",".join(select), "$top": str(self.page_size)}

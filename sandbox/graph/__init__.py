@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 
 from sandbox import control as sandbox_control
-from sandbox.graph import auth, batch, directory, mail, presence, signin, subscriptions
+from sandbox.graph import auth, batch, directory, mail, membership, presence, signin, subscriptions
 from sandbox.graph.notify import Notifier, public
 from sandbox.graph.odata import GraphFailure
 from sandbox.graph.store import GraphStore
@@ -43,7 +43,7 @@ def create_app(store: GraphStore | None = None, control: sandbox_control.Control
     app.extensions["graph_store"] = store
     app.extensions["graph_notifier"] = notifier
     sandbox_control.install(app, control, _fault_response)
-    for module in (auth, signin, directory, mail, presence, subscriptions, batch):
+    for module in (auth, signin, directory, membership, mail, presence, subscriptions, batch):
         app.register_blueprint(module.blueprint)
 
     @app.errorhandler(GraphFailure)
