@@ -24,6 +24,7 @@ from webhook import (
     api,
     api_connection,
     api_preview,
+    api_provision,
     api_runs,
     api_session,
     api_switches,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     app.register_blueprint(api_preview.blueprint)
     app.register_blueprint(api_connection.blueprint)
     app.register_blueprint(api_switches.blueprint)
+    app.register_blueprint(api_provision.blueprint)
     app.register_blueprint(api_session.blueprint)
     app.register_blueprint(sso.blueprint)
     app.register_blueprint(presence_auth.blueprint)
