@@ -43,6 +43,7 @@ from webhook.auth import SESSION_COOKIE
 # the endpoints that call Graph, Entra or the PBX while answering: when those are unreachable
 # they answer 502 or 503, which is the truth, not a failure to handle input
 UPSTREAM = frozenset({"entra_api.groups", "entra_api.mailboxes", "presence_auth.begin",
+                      "api_provision.provision_user", "api_provision.pick_user",
                       "sso.login", "sso.callback", "readyz"})
 UPSTREAM_STATUSES = frozenset({502, 503})
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
