@@ -32,6 +32,7 @@ from webhook import (
     cli,
     console,
     console_directory,
+    console_runs,
     entra_api,
     hardening,
     notifications,
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     app.register_blueprint(entra_api.blueprint)
     app.register_blueprint(console.blueprint)
     app.register_blueprint(console_directory.blueprint)
+    app.register_blueprint(console_runs.blueprint)
 
     def per_credentials(build: Callable[[Settings, Credentials], Any]) -> Callable[[], Any]:
         """One object a process for the stored credentials, built again for new ones: a

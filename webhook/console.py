@@ -84,6 +84,8 @@ def duration(run: dict[str, Any]) -> str:
 @blueprint.get("/")
 @admin_page
 def status_page() -> Response:
-    """Status: the integration, each part's health, the schedule, pending changes."""
+    """Status: the integration, each part's health, the schedule, pending changes, last runs."""
+    from webhook.console_runs import status_context  # it builds on this module: import here
+
     _, shown = from_api(status)
-    return render("console/status.html", "Status", data=shown)
+    return render("console/status.html", "Status", **status_context(shown))
