@@ -16,6 +16,7 @@ from core.engine.rules import SYNC_PARTS, Situation, refusal_of, situation_of
 from core.engine.runs import Run
 from core.store.redis import DEFAULT_FLAGS, StateStore
 from core.sync_settings import SettingsInvalid, merge
+from webhook.audit import audit, changed_fields
 from webhook.auth import admin_only
 from workers.broker import MAINTAIN_SUBSCRIPTIONS, RUN_SYNC, send
 
@@ -73,12 +74,16 @@ def patch_settings() -> tuple[Response, int]:
         return error(409, "user sync is paused: its settings are read-only")
     if isinstance(patch, dict) and "groups" in patch and current["groups_paused"]:
         return error(409, "group sync is paused: its settings are read-only")
+    previous = state.settings()
     try:
-        document = merge(state.settings(), patch)
+        document = merge(previous, patch)
     except SettingsInvalid as exc:
         return error(400, "invalid settings", fields=exc.errors)
     before = situation()
     state.save_settings(document)
+    changes = changed_fields(previous, document)
+    if changes:
+        audit("settings", {"changes": changes})
     flags = state.flags()
     if flags is None or flags.get("unconfirmed"):  # never stored, or lost: a save confirms them
         state.set_flags(confirm=True, **({} if flags else {"state": "enabled"}))
@@ -113,4 +118,7 @@ def sync_now() -> tuple[Response, int]:
     run_id = queue_run(scope, dry_run=bool(asked.get("dry_run", False)),
                        allow_deletions=bool(asked.get("allow_deletions", False)),
                        trigger="manual")
+    if asked.get("allow_deletions"):
+        audit("deletions_allowed", {"scope": scope, "run_id": run_id,
+                                    "dry_run": bool(asked.get("dry_run", False))})
     return jsonify(run_id=run_id), 202

@@ -21,6 +21,7 @@ from core.health.check import parts_to_check
 from core.presence.subscription import PresenceAuthorization
 from core.store.redis import DEFAULT_FLAGS, StateStore
 from webhook.api import body, brief, error, ext, situation
+from webhook.audit import audit
 from webhook.auth import admin_only
 from workers.broker import CHECK_HEALTH, MAINTAIN_SUBSCRIPTIONS, send
 from workers.clock import described
@@ -146,7 +147,12 @@ def connect() -> tuple[Response, int]:
         return error(409, f"{linked} objects are synced from tenant {owner}: connecting "
                          "another tenant releases them to the PBX; send release_links: true "
                          "to do so", reason="other_tenant")
-    return _checked_save(credentials, release=bool(owner and owner != credentials.tenant_id))
+    release = bool(owner and owner != credentials.tenant_id)
+    answer = _checked_save(credentials, release=release)
+    if answer[1] == 200:
+        audit("connect", {"tenant_id": credentials.tenant_id, "client_id": credentials.client_id,
+                          "released_links": release})
+    return answer
 
 
 @blueprint.post("/connection/secret")
@@ -159,8 +165,12 @@ def rotate_secret() -> tuple[Response, int]:
     current = ext("connection").credentials(ext("settings"))
     if current is None:
         return error(409, "not connected: PUT /api/connection first")
-    return _checked_save(Credentials(current.tenant_id, current.client_id, secret.strip(),
-                                     asked.get("client_secret_expires_at")))
+    expires = asked.get("client_secret_expires_at")
+    answer = _checked_save(Credentials(current.tenant_id, current.client_id, secret.strip(),
+                                       expires))
+    if answer[1] == 200:
+        audit("secret_rotated", {"expires_at": expires})
+    return answer
 
 
 def _checked_save(credentials: Credentials, *, release: bool = False) -> tuple[Response, int]:

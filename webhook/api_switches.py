@@ -1,7 +1,8 @@
-"""The admin API's switches (C3, C4, M4, M5) and per-extension presence (P2).
+"""The admin API's switches (C3, C4, M4, M5), the synced extensions and their presence (P2).
 
 Stopping (pause, disable, disconnect) sets its flag at once, then queues a wind-down run for
-the deletions or releases asked for; starting again (resume, enable) runs what it may.
+the deletions or releases asked for; starting again (resume, enable) runs what it may. Each
+switch and each presence change is recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from core.engine.runs import Run
 from core.presence.plan import effective, map_errors
 from webhook.api import body, error, ext, queue_run, situation
+from webhook.audit import audit
 from webhook.auth import admin_only
 from workers.broker import MAINTAIN_SUBSCRIPTIONS, WIND_DOWN, send
 
@@ -38,7 +40,8 @@ def _options(*names: str) -> dict[str, bool] | tuple[Response, int]:
     return {n: bool(asked.get(n, False)) for n in names}
 
 
-def _stop(action: str, option_names: tuple[str, ...], **flag_changes: Any) -> tuple[Response, int]:
+def _stop(action: str, recorded: str, option_names: tuple[str, ...],
+          **flag_changes: Any) -> tuple[Response, int]:
     """Set the flags that stop syncing at once, then queue the deletions or releases asked for."""
     options = _options(*option_names)
     if isinstance(options, tuple):
@@ -46,40 +49,42 @@ def _stop(action: str, option_names: tuple[str, ...], **flag_changes: Any) -> tu
     current = ext("state").set_flags(**flag_changes)
     run_id = _wind_down(action, options.get("delete_extensions", False),
                         options.get("delete_groups", False))
+    audit(recorded, options | {"run_id": run_id})
     return jsonify(flags=current, run_id=run_id), 200
 
 
-def _resume(part: str, **flag_changes: Any) -> tuple[Response, int]:
+def _resume(part: str, recorded: str, **flag_changes: Any) -> tuple[Response, int]:
     """Clear a pause, and run that part at once unless something else still stops it."""
     current = ext("state").set_flags(**flag_changes)
     blocked = situation().why_not(part)
     run_id = None if blocked else queue_run(part, dry_run=False, allow_deletions=False,
                                             trigger="resume")
+    audit(recorded, {"run_id": run_id})
     return jsonify(flags=current, run_id=run_id), 200
 
 
 @blueprint.post("/user-sync/pause")
 @admin_only
 def pause_users() -> tuple[Response, int]:
-    return _stop("pause", ("delete_extensions",), users_paused=True)
+    return _stop("pause", "user_sync_paused", ("delete_extensions",), users_paused=True)
 
 
 @blueprint.post("/user-sync/resume")
 @admin_only
 def resume_users() -> tuple[Response, int]:
-    return _resume("users", users_paused=False)
+    return _resume("users", "user_sync_resumed", users_paused=False)
 
 
 @blueprint.post("/group-sync/pause")
 @admin_only
 def pause_groups() -> tuple[Response, int]:
-    return _stop("pause", ("delete_groups",), groups_paused=True)
+    return _stop("pause", "group_sync_paused", ("delete_groups",), groups_paused=True)
 
 
 @blueprint.post("/group-sync/resume")
 @admin_only
 def resume_groups() -> tuple[Response, int]:
-    return _resume("groups", groups_paused=False)
+    return _resume("groups", "group_sync_resumed", groups_paused=False)
 
 
 @blueprint.post("/integration/enable")
@@ -92,19 +97,43 @@ def enable() -> tuple[Response, int]:
     parts, _ = situation().runnable("all")
     run_id = queue_run("all", dry_run=False, allow_deletions=False,
                        trigger="enable") if parts else None
+    audit("integration_enabled", {"run_id": run_id})
     return jsonify(flags=current, run_id=run_id), 200
 
 
 @blueprint.post("/integration/disable")
 @admin_only
 def disable() -> tuple[Response, int]:
-    return _stop("disable", ("delete_extensions", "delete_groups"), state="disabled")
+    return _stop("disable", "integration_disabled", ("delete_extensions", "delete_groups"),
+                 state="disabled")
 
 
 @blueprint.post("/integration/disconnect")
 @admin_only
 def disconnect() -> tuple[Response, int]:
-    return _stop("disconnect", ("delete_extensions", "delete_groups"), state="disconnected")
+    return _stop("disconnect", "integration_disconnected",
+                 ("delete_extensions", "delete_groups"), state="disconnected")
+
+
+@blueprint.get("/extensions")
+@admin_only
+def extensions() -> Response:
+    """The synced extensions by number, with their Entra user and presence choice; `?q=`
+    keeps those whose number or name holds it (case-insensitive)."""
+    state = ext("state")
+    preferences = state.presence_preferences()
+    needle = request.args.get("q", "").strip().lower()
+    shown = [{"number": link.number, "user_id": link.user_id, "name": link.label,
+              "synced_at": None,  # a link does not record when it was made
+              "presence": effective(preferences.get(link.user_id))}
+             for link in state.user_links().values()
+             if needle in link.number.lower() or needle in link.label.lower()]
+    return jsonify(extensions=sorted(shown, key=_by_number))
+
+
+def _by_number(entry: dict[str, Any]) -> tuple[int, int, str]:
+    number = str(entry["number"])
+    return (0, int(number), number) if number.isdigit() else (1, 0, number)
 
 
 def _user_of(number: str) -> str | None:
@@ -136,4 +165,5 @@ def put_presence_preference(number: str) -> tuple[Response, int]:
         return error(400, "invalid presence settings", fields=errors)
     stored = {"enabled": preference.get("enabled", True), "map": preference.get("map", {})}
     ext("state").set_presence_preference(user_id, stored)
+    audit("extension_presence", {"number": number, "user_id": user_id} | stored)
     return jsonify(effective(stored)), 200

@@ -113,6 +113,18 @@ def admin_session() -> bool:
     return session is not None and bool(session[1]["admin"])
 
 
+def acting() -> str:
+    """Who makes this request, for the audit log: "admin token" (the bearer token or a token
+    session) or an SSO user's "Name <user id>", from the session this request already checked."""
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return "admin token"  # admin_only let it in
+    session = _session()
+    if session is None:
+        return "anonymous"
+    record = session[1]
+    return "admin token" if record["kind"] == "token" else f"{record['name']} <{record['user_id']}>"
+
+
 def csrf_token() -> str | None:
     """The session's token that forms posting to /me and /sso/logout carry."""
     session = _session()

@@ -17,7 +17,8 @@ from flask import Blueprint, Response, current_app, jsonify
 from core.errors import AuthError
 from core.presence.subscription import PresenceAuthorization, current, delegated_client, sign_in
 from core.presence.subscription import revoke as revoke_presence
-from webhook.auth import admin_only, redirect_uri
+from webhook.audit import audit
+from webhook.auth import acting, admin_only, redirect_uri
 from webhook.pages import page
 from workers.broker import POLL_PRESENCE, send
 
@@ -55,7 +56,7 @@ def begin() -> tuple[Response, int]:
         flow = sign_in(current_app.extensions["settings"], credentials).begin(redirect_uri())
     except AuthError as exc:
         return jsonify(error=f"the sign-in service is unavailable: {exc.reason}"), 503
-    state.put_flow("presence", flow, FLOW_TTL)
+    state.put_flow("presence", flow | {"asked_by": acting()}, FLOW_TTL)
     return jsonify(auth_uri=flow["auth_uri"], expires_in=FLOW_TTL), 200
 
 
@@ -66,13 +67,17 @@ def revoke() -> tuple[Response, int]:
     credentials = _credentials()
     graph = delegated_client(current_app.extensions["settings"], credentials,
                              _authorization()) if credentials else None
+    account = _authorization().public().get("account")
     answer = revoke_presence(graph, current_app.extensions["subscriptions"], _authorization())
+    audit("presence_revoked", {"account": account})
     return jsonify(authorized=False, subscription=answer), 200
 
 
 def finish(flow: dict[str, Any], answer: dict[str, str]) -> Response:
-    """The end of the flow, at /sso/callback: keep the tokens, and ask for the subscription."""
+    """The end of the flow, at /sso/callback: keep the tokens, and ask for the subscription.
+    The audit log names the administrator who began it, and the account that authorized."""
     title = "Presence notifications"
+    asked_by = str(flow.pop("asked_by", "") or "unknown")
     credentials = _credentials()
     if credentials is None:
         return page(title, "The tenant is no longer connected.", 409)
@@ -88,5 +93,6 @@ def finish(flow: dict[str, Any], answer: dict[str, str]) -> Response:
     _authorization().save(account=account, user_id=str(claims.get("oid", "")), cache=cache,
                           now=dt.datetime.now(dt.UTC))
     send(current_app.extensions["broker"], POLL_PRESENCE)
+    audit("presence_authorized", {"account": account}, actor=asked_by)
     return page(title, f"Authorized as {account}. Teams presence changes now reach the PBX as "
                 "they happen, for up to 650 users; the others are polled.")

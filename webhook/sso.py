@@ -1,4 +1,5 @@
-"""Sign-in with Microsoft (S1, S2) and a synced user's own page, `/me` (P2 self-service).
+"""Sign-in with Microsoft (S1, S2) and a synced user's own page, `/me`: their extension, their
+Linkus login and password (webhook/linkus.py), and their presence settings (P2 self-service).
 
 `/sso/login` is limited per client address and reuses one MSAL app for the stored
 credentials. The flow waits in Redis under its `state` (ten minutes), bound to the browser that
@@ -17,15 +18,17 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, Response, current_app, redirect, request
 from itsdangerous import BadSignature
 
 from core.connection import sign_in_for
 from core.errors import AuthError, ConfigError, SyncError
 from core.graph.auth import SignIn
+from core.pbx.password import RULE
 from core.presence.plan import AVAILABILITY, PBX_PRESENCE, effective, map_errors
 from core.store.redis import StateStore
 from webhook import presence_auth
+from webhook.audit import audit
 from webhook.auth import (
     csrf_matches,
     csrf_token,
@@ -38,13 +41,15 @@ from webhook.auth import (
     start_session,
 )
 from webhook.limits import SSO_LOGIN, address, limiter
-from webhook.pages import page
+from webhook.linkus import LINKUS_PASSWORD, SET, server_address, set_password
+from webhook.pages import me_page, page
 from webhook.standing import standing
 
 blueprint = Blueprint("sso", __name__)
 FLOW_TTL = 600
 BROWSER_COOKIE = "eps_signin"
 HINT_CHARS = 256
+DONE = {"presence": {"presence_result": "Saved."}, "linkus": {"password_result": SET}}
 
 
 def _state() -> StateStore:
@@ -139,9 +144,15 @@ def me() -> Any:
     user = signed_in()
     if user is None:  # an ended or unknown session is already gone from the server
         return redirect("/sso/login")
+    return _me(user, **DONE.get(request.args.get("done", ""), {}))
+
+
+def _me(user: dict[str, Any], status: int = 200, **results: str) -> Response:
+    """The user's page; `results` put a sentence beside the form it answers."""
     preference = effective(_state().presence_preference(user["id"]))
-    return page("My extension", request.args.get("saved", ""), user=user, pref=preference,
-                 availabilities=AVAILABILITY, statuses=PBX_PRESENCE, csrf=csrf_token())
+    return me_page(status, user=user, pref=preference, availabilities=AVAILABILITY,
+                   statuses=PBX_PRESENCE, csrf=csrf_token(), server=server_address(),
+                   rule=RULE, **results)
 
 
 @blueprint.post("/me/presence")
@@ -153,10 +164,33 @@ def my_presence() -> Any:
     preference = {"enabled": request.form.get("enabled") == "1", "map": chosen}
     errors = map_errors(preference)
     if errors:
-        return page("My extension", "Not saved: " + "; ".join(
-            f"{k} {', '.join(v)}" for k, v in errors.items()), 400)
+        return _me(user, 400, presence_result="Not saved: " + "; ".join(
+            f"{k} {', '.join(v)}" for k, v in errors.items()))
     _state().set_presence_preference(user["id"], preference)
-    return redirect("/me?saved=Saved.")
+    audit("my_presence", {"number": user["number"]} | preference)
+    return redirect("/me?done=presence")
+
+
+@blueprint.post("/me/linkus-password")
+def my_linkus_password() -> Any:
+    """Set the signed-in user's Linkus password on their own extension (5 tries a minute)."""
+    user = signed_in()
+    if user is None or not csrf_matches(request.form.get("csrf")):
+        return page("My extension", "Your session has ended. Sign in again.", 403)
+    wait = limiter().hit(LINKUS_PASSWORD, user["id"])
+    if wait:
+        answer = _me(user, 429, password_result=f"Not set: too many tries. Try again in {wait} s.")
+        answer.headers["Retry-After"] = str(wait)
+        return answer
+    link = _state().user_links().get(user["id"])
+    if link is None:  # no longer synced since the session was checked
+        return page("My extension", "Your account is not synced to an extension.", 403)
+    status, result = set_password(link, request.form.get("password", ""),
+                                  request.form.get("confirm", ""))
+    if status != 200:
+        return _me(user, status, password_result=result)
+    audit("linkus_password_set", {"number": link.number})
+    return redirect("/me?done=linkus")
 
 
 @blueprint.post("/sso/logout")

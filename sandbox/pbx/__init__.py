@@ -20,7 +20,8 @@ from sandbox.pbx.store import PbxFailure, PbxStore
 
 API_PREFIX = "/openapi/v1.0/"
 _CONFIG_FIELDS = ("capacity", "max_concurrent", "access_ttl", "refresh_ttl", "max_tokens",
-                  "timezone")
+                  "timezone", "edition")
+EDITIONS = ("software", "cloud", "appliance")
 
 
 def _fault_response(fault: sandbox_control.Fault) -> Response:
@@ -48,6 +49,8 @@ def create_app(store: PbxStore | None = None, control: sandbox_control.Control |
     @app.post("/_sandbox/config")
     def configure() -> Response | tuple[Response, int]:
         body: Any = request.get_json(silent=True) or {}
+        if "edition" in body and body["edition"] not in EDITIONS:
+            return jsonify(error=f"edition must be one of {', '.join(EDITIONS)}"), 400
         with store.lock:
             for key in _CONFIG_FIELDS:
                 if key in body:

@@ -121,6 +121,7 @@ class PbxStore:
     welcome_emails: list[int] = field(default_factory=list)
     organization_management: bool = False  # a PBX setting; see sandbox/pbx/organizations.py
     timezone: str | None = None  # "UTC+8 Asia/Shanghai"; None: firmware without timezone/list
+    edition: str = "software"  # software | cloud | appliance: Cloud has a stricter user_password
     organizations: dict[int, dict[str, Any]] = field(default_factory=dict)
     in_flight: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
