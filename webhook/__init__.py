@@ -22,6 +22,7 @@ from core.store.redis import StateStore
 from core.subscriptions import SubscriptionStore
 from webhook import (
     api,
+    api_audit,
     api_connection,
     api_preview,
     api_provision,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     app.register_blueprint(api_preview.blueprint)
     app.register_blueprint(api_connection.blueprint)
     app.register_blueprint(api_switches.blueprint)
+    app.register_blueprint(api_audit.blueprint)
     app.register_blueprint(api_provision.blueprint)
     app.register_blueprint(api_session.blueprint)
     app.register_blueprint(sso.blueprint)
