@@ -37,7 +37,8 @@ def test_every_synced_extension_is_listed_by_number_with_its_user_and_presence(
     link = next(link for link in links.values() if link.number == first["number"])
     user = stack.sandbox.graph_store.users.items[link.user_id]
     assert first["user_id"] == link.user_id and first["name"] == user["displayName"]
-    assert first["synced_at"] is None or isinstance(first["synced_at"], str)
+    first_sync = next(r for r in stack.runs() if r["trigger"] == "first save")
+    assert first["synced_at"] == first_sync["finished_at"]  # the last full user sync
     assert first["presence"] == {"enabled": True, "map": DEFAULT_MAP}
     assert set(first) == {"number", "user_id", "name", "synced_at", "presence"}
 

@@ -145,6 +145,10 @@ def test_a_new_user_in_range_gets_the_next_free_extension_with_every_step(
     again = provision(stack, user["id"]).json()
     assert again["result"]["outcome"] == "unchanged"
     assert steps(again)["write"]["outcome"] == "info"
+    audited = stack.api("GET", "/api/audit?action=user_provisioned").json()["entries"]
+    assert [(e["details"]["outcome"], e["details"]["extension"], e["actor"])
+            for e in audited] == [("unchanged", number, "admin token"),
+                                  ("created", number, "admin token")]
 
 
 def test_in_property_mode_the_number_comes_from_the_users_property(

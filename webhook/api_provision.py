@@ -22,6 +22,7 @@ from core.users.directory import user_select
 from core.users.explain import report
 from core.users.provision import provision
 from webhook.api import body, error, ext, situation
+from webhook.audit import audit
 from webhook.auth import admin_only
 from workers.jobs import LOCK_TTL
 
@@ -71,7 +72,12 @@ def _provision(user_id: str, lock: FencedLock) -> tuple[Response, int]:
                                       document=document, fence=lock.check)
     finally:
         pbx.token_source.close()  # one token a request: the PBX allows few per API client
-    return jsonify(report(seen, writes, run, state.user_links().get(user.id))), 200
+    answer = report(seen, writes, run, state.user_links().get(user.id))
+    audit("user_provisioned", {"user_id": user.id, "name": answer["user"]["name"],
+                               "outcome": answer["result"]["outcome"],
+                               "extension": answer["result"]["extension"],
+                               "run_id": run.id})
+    return jsonify(answer), 200
 
 
 @blueprint.get("/provision/users")

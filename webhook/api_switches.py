@@ -123,12 +123,23 @@ def extensions() -> Response:
     state = ext("state")
     preferences = state.presence_preferences()
     needle = request.args.get("q", "").strip().lower()
+    checked = _last_full_user_sync(state.runs(limit=50))
     shown = [{"number": link.number, "user_id": link.user_id, "name": link.label,
-              "synced_at": None,  # a link does not record when it was made
+              "synced_at": checked,  # every link is checked by a full user sync
               "presence": effective(preferences.get(link.user_id))}
              for link in state.user_links().values()
              if needle in link.number.lower() or needle in link.label.lower()]
     return jsonify(extensions=sorted(shown, key=_by_number))
+
+
+def _last_full_user_sync(runs: list[dict[str, Any]]) -> str | None:
+    """When the newest full user sync that wrote to the PBX (not a dry run) ended."""
+    for run in runs:
+        users = (run.get("parts") or {}).get("users") or {}
+        if (not run.get("dry_run") and users.get("mode") == "full"
+                and users.get("state") in ("succeeded", "partial", "blocked")):
+            return run.get("finished_at")
+    return None
 
 
 def _by_number(entry: dict[str, Any]) -> tuple[int, int, str]:

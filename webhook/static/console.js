@@ -11,6 +11,8 @@
 //     the API's error for that field, <span class="form-result"> the answer.
 //   <button data-api="/api/..." data-method="POST" data-body='{"scope": "users"}'
 //     data-confirm="Are you sure?" data-then="...">
+// A successful change fires a bubbling "console:saved" event on the form or button, with
+// {body, answer} in its detail, before data-then runs.
 // Pages with more to do (settings.js …) use window.Console.
 "use strict";
 
@@ -119,6 +121,8 @@ const Console = (() => {
     if (answer.ok) {
       clearErrors(scope);
       say(scope, element.dataset.done || "Saved.", true);
+      element.dispatchEvent(new CustomEvent("console:saved", {bubbles: true,
+        detail: {body, answer: answer.data}}));
       then(element, answer.data);
     } else if (answer.status === 401) {
       say(scope, "Your session has ended: sign in again.", false);
