@@ -38,7 +38,8 @@ ACTIONS = {"settings": "Settings changed", "connect": "Connected",
            "presence_revoked": "Presence authorization removed",
            "extension_presence": "Extension presence changed (by an administrator)",
            "my_presence": "Own presence changed (by the user)",
-           "linkus_password_set": "Linkus password set (by the user)"}
+           "linkus_password_set": "Linkus password set (by the user)",
+           "user_provisioned": "User provisioned on demand"}
 PARTS = {"users": "User sync", "groups": "Group sync", "contacts": "Outlook contacts",
          "presence": "Teams presence", "sso": "Sign-in with Microsoft", "schedule": "Schedule",
          "safety": "Safety", "performance": "Performance"}
