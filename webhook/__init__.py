@@ -34,6 +34,7 @@ from webhook import (
     console,
     console_directory,
     console_runs,
+    console_settings,
     entra_api,
     hardening,
     notifications,
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     app.register_blueprint(console.blueprint)
     app.register_blueprint(console_directory.blueprint)
     app.register_blueprint(console_runs.blueprint)
+    app.register_blueprint(console_settings.blueprint)
 
     def per_credentials(build: Callable[[Settings, Credentials], Any]) -> Callable[[], Any]:
         """One object a process for the stored credentials, built again for new ones: a
