@@ -161,8 +161,10 @@ def test_the_group_picker_adds_a_group_by_its_name(connected: Stack) -> None:
         by_css(driver, "#preview-dialog .preview-confirm").click()
         wait_until(driver, lambda d: "/runs/" in d.current_url, "the first group sync's page")
         kept = connected.api("GET", "/api/settings").json()["groups"]
+        open_settings(driver, connected)
+        chip_after_save = text_of(driver, "#groups .chip .chip-name")
 
-    assert chip == "Sales"
+    assert chip == chip_after_save == "Sales"
     assert after_cancel["group_ids"] == [] and after_cancel["enabled"] is False
     assert "1 extension group will be created: Sales" in planned
     assert kept["enabled"] is True and kept["range"] == "groups"
@@ -232,3 +234,35 @@ def test_disabling_asks_first_then_keeps_every_setting_read_only_until_enabled(
     assert "The integration is disabled" in notice
     assert not schedule_editable
     assert editable_again
+
+
+def test_a_sync_part_turned_on_before_the_time_zone_points_at_the_schedule(stack: Stack) -> None:
+    with chromium() as driver:
+        sign_in_with_token(driver, stack)
+        open_settings(driver, stack)
+        by_css(driver, "form[data-part=users] label.switch").click()
+        by_css(driver, "form[data-part=users] button[type=submit]").click()
+        wait_until(driver, lambda d: text_of(d, ".field-error[data-for='schedule.timezone']"),
+                   "the time zone's error")
+        beside = text_of(driver, ".field-error[data-for='schedule.timezone']")
+        said = text_of(driver, "form[data-part=users] .form-result")
+
+    assert beside == "choose the PBX's time zone"
+    assert "also under Schedule" in said
+
+
+def test_the_json_document_saves_a_part_that_syncs_nothing_directly(stack: Stack) -> None:
+    with chromium() as driver:
+        sign_in_with_token(driver, stack)
+        open_settings(driver, stack)
+        by_css(driver, "#advanced summary").click()
+        driver.execute_script(
+            "const area = document.getElementById('settings-json');"
+            "const doc = JSON.parse(area.value); doc.safety.max_deletions = 7;"
+            "area.value = JSON.stringify(doc, null, 2);")
+        by_css(driver, "form[data-part=advanced] button[type=submit]").click()
+        wait_until(driver, lambda d: saved(d, "advanced"), "the document saved")
+        shown = by_css(driver, "#safety-max").get_attribute("value")
+
+    assert shown == "7"
+    assert stack.api("GET", "/api/settings").json()["safety"]["max_deletions"] == 7

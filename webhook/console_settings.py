@@ -9,6 +9,7 @@ page shows their names, read from the synced groups, then from Entra ID in one `
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 from zoneinfo import available_timezones
@@ -41,6 +42,9 @@ USER_PROPERTIES = (("businessPhones", "the first business phone"),
                       f"extension attribute {i}") for i in range(1, 16)))
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 NAMES_RESOLVED = 100  # chosen groups whose names one page read looks up in Entra ID
+NAMES_KEPT_SECONDS = 600  # a name read from Entra ID is shown for this long without asking again
+NAMES_KEPT = 5000
+_NAMES: dict[str, tuple[float, dict[str, str]]] = {}  # group id → (read at, name and type)
 _ZONES: list[str] = []
 
 
@@ -94,11 +98,17 @@ def chosen_groups(document: dict[str, Any]) -> list[str]:
 
 def group_names(ids: Iterable[str]) -> dict[str, dict[str, str]]:
     """`{id: {"name", "type"}}` for the groups it can name: synced ones from the store, the
-    rest from Entra ID (one `$batch`, skipped when the tenant cannot be read)."""
+    rest from Entra ID (one `$batch`, skipped when the tenant cannot be read), whose answers
+    this process keeps ten minutes so that a page load seldom waits on Graph."""
     state = current_app.extensions["state"]
     wanted = list(ids)
     links = state.group_links()
+    now = time.monotonic()
     found = {gid: {"name": links[gid].name, "type": ""} for gid in wanted if gid in links}
+    for gid in wanted:
+        kept = _NAMES.get(gid)
+        if gid not in found and kept and now - kept[0] < NAMES_KEPT_SECONDS:
+            found[gid] = kept[1]
     missing = [gid for gid in wanted if gid not in found][:NAMES_RESOLVED]
     if not missing:
         return found
@@ -110,6 +120,8 @@ def group_names(ids: Iterable[str]) -> dict[str, dict[str, str]]:
                                for n, gid in enumerate(missing)])
     except (ConfigError, SyncError, KeyError):  # not connected, or Graph said no
         return found
+    if len(_NAMES) > NAMES_KEPT:
+        _NAMES.clear()
     for gid, answer in zip(missing, answers, strict=True):
         body = answer.get("body") or {}
         if answer.get("status") == 200 and body.get("displayName"):
@@ -118,6 +130,8 @@ def group_names(ids: Iterable[str]) -> dict[str, dict[str, str]]:
             found[gid] = {"name": str(body["displayName"]), "type": kind}
         elif answer.get("status") == 404:
             found[gid] = {"name": "", "type": "", "gone": "true"}
+        if gid in found:
+            _NAMES[gid] = (now, found[gid])
     return found
 
 

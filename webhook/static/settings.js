@@ -606,6 +606,8 @@
     const saved = new URLSearchParams(window.location.search).get("saved");
     const form = saved && document.querySelector(`form[data-part="${CSS.escape(saved)}"]`);
     if (form) {
+      const folded = form.closest("details");
+      if (folded) folded.open = true;
       C.say(form, "Saved.", true);
       window.history.replaceState(null, "", `/settings${window.location.hash}`);
     }
