@@ -195,13 +195,14 @@ def test_a_paused_part_is_read_only_and_says_why(connected: Stack) -> None:
         open_settings(driver, connected)
         notice = text_of(driver, "#users .locked")
         start_enabled = by_css(driver, "#users-start").is_enabled()
+        switch_enabled = by_css(driver, "input[name='users.enabled']").is_enabled()
         save_enabled = by_css(driver, "form[data-part=users] button[type=submit]").is_enabled()
         groups_enabled = by_css(driver, "form[data-part=groups] button[type=submit]").is_enabled()
         resume = text_of(driver, "#users .part-actions")
         errors = console_errors(driver)
 
     assert "User sync is paused" in notice
-    assert not start_enabled and not save_enabled
+    assert not start_enabled and not save_enabled and not switch_enabled
     assert groups_enabled
     assert "Resume user sync" in resume
     assert errors == []
