@@ -176,7 +176,8 @@ def test_the_csv_of_a_runs_objects_downloads_with_the_admins_session(synced: Sta
     assert sorted(row["extension"] for row in table) == sorted(
         link.number for link in links.values())
     assert {row["outcome"] for row in table} == {"created"}
-    assert first["id"] not in stranger.text or "Sign in" in stranger.text  # no session, no CSV
+    assert stranger.headers["Content-Type"].startswith("text/html")  # no session: no CSV,
+    assert "Sign in" in stranger.text  # the sign-in page
 
 
 # held deletions ------------------------------------------------------------------------------
