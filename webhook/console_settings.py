@@ -1,4 +1,5 @@
-"""The console's Settings page: one form per part of the settings document, in the manual's order.
+"""The console's Settings page: one form per part of the settings document, in the manual's order
+(then what the manual does not have: the safety limit and the PBX's load).
 
 The page reads the settings, the status and the presence authorization from the admin API's
 own views (`from_api`); every change goes back through the JSON API from
@@ -27,7 +28,8 @@ blueprint = Blueprint("console_settings", __name__)
 
 SECTIONS = (("connection", "Connection"), ("users", "Users"), ("groups", "Groups"),
             ("contacts", "Outlook contacts"), ("presence", "Teams presence"),
-            ("sso", "Sign-in with Microsoft"), ("schedule", "Schedule"), ("safety", "Safety"))
+            ("sso", "Sign-in with Microsoft"), ("schedule", "Schedule"), ("safety", "Safety"),
+            ("performance", "Performance"))
 TEAMS_STATUS = {"Available": "Available", "AvailableIdle": "Available (idle)", "Busy": "Busy",
                 "BusyIdle": "Busy (idle)", "DoNotDisturb": "Do not disturb",
                 "BeRightBack": "Be right back", "Away": "Appear away",
