@@ -355,6 +355,7 @@
     held: "Deletions held back (over the safety limit)", skipped: "Skipped", failed: "Failing"};
   const TARGET = {users: "Extension", groups: "Extension group", contacts: "On the PBX"};
   const PARTS = {users: "Users", groups: "Groups", contacts: "Contacts"};
+  const HELD_PREFIX = /^more than safety\.max_deletions \(\d+\) deletions in one run;?\s*/;
 
   const preview = (() => {
     const dialog = document.getElementById("preview-dialog");
@@ -445,7 +446,9 @@
       const others = rows.filter((r) => !known.has(r.outcome));
       if (others.length) groups.push(["other", others]);
       $(".preview-objects").replaceChildren(...groups.map(([outcome, list]) => {
-        const why = list.some((r) => r.reason);  // a column of reasons only where one is given
+        // the heading says why a deletion is held; each row says what it would delete it for
+        const reasonOf = (r) => String(r.reason || "").replace(HELD_PREFIX, "");
+        const why = list.some(reasonOf);  // a column of reasons only where one is given
         const head = el("tr", {}, parts.size > 1 ? el("th", {text: "Part"}) : null, el("th", {text: "Name"}),
           el("th", {text: parts.size === 1 ? TARGET[[...parts][0]] || "On the PBX" : "On the PBX"}),
           why ? el("th", {text: "Why"}) : null);
@@ -453,7 +456,7 @@
           parts.size > 1 ? el("td", {text: PARTS[r.part] || r.part}) : null,
           el("td", {text: r.name || "—", title: r.object_id || ""}),
           el("td", {class: "number", text: r.extension || "—"}),
-          why ? el("td", {class: "muted", text: r.reason || ""}) : null));
+          why ? el("td", {class: "muted", text: reasonOf(r)}) : null));
         return el("details", {class: `outcome ${outcome}`, open: list.length <= 25 || groups.length === 1},
           el("summary", {}, el("span", {class: `badge ${outcome}`, text: outcome}), " ",
             el("strong", {text: `${OUTCOME_TITLES[outcome] || outcome}`}), ` · ${list.length}`),
@@ -469,7 +472,7 @@
       if (dialog.open) dialog.close();
     }
 
-    buttons.cancel.addEventListener("click", () => { close(); C.say(form, "Not saved: the preview was cancelled.", false); });
+    buttons.cancel.addEventListener("click", () => { close(); C.say(form, "Cancelled: nothing was saved.", false); });
     buttons.retry.addEventListener("click", () => start());
     buttons.confirm.addEventListener("click", async () => {
       buttons.confirm.disabled = true;
