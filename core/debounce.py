@@ -97,6 +97,15 @@ class Debouncer:
         """How many changes of `kind` wait for a run."""
         return int(self.redis.scard(self.keys.debounce_pending(kind)))
 
+    def due_in(self, kind: str) -> float | None:
+        """Seconds until the run asked for the pending changes of `kind` starts: 0 when one
+        was asked for at once, None when none is asked for (nothing pending, or a run has
+        taken them)."""
+        if self.redis.exists(self.keys.debounce_now(kind)):
+            return 0.0
+        left = self.redis.pttl(self.keys.debounce_scheduled(kind))
+        return None if left < 0 else max(left / 1000 - NOW_TTL, 0.0)
+
     def _return_to_pending(self, kind: str, running: str) -> int:
         """Merge one run's set into pending in one transaction; its size before the merge."""
         pending = self.keys.debounce_pending(kind)

@@ -28,3 +28,13 @@ def test_an_administrator_signs_in_with_the_token_and_sees_the_status(stack: Sta
     assert refused == "Sign in"
     assert heading == "Status"
     assert errors == []
+
+
+def test_a_page_refreshing_itself_after_its_session_ended_reloads_whole(stack: Stack) -> None:
+    import requests
+
+    answer = requests.get(stack.web.url + "/runs", headers={"HX-Request": "true"}, timeout=10)
+    page = requests.get(stack.web.url + "/runs", timeout=10)
+
+    assert answer.status_code == 204 and answer.headers["HX-Refresh"] == "true"
+    assert page.status_code == 200 and 'data-api="/api/session"' in page.text

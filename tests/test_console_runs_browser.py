@@ -215,6 +215,8 @@ def test_held_deletions_are_listed_and_allowed_from_the_blocked_runs_page(
             graph.request("DELETE", f"users/{user_id}")
         wait_for(lambda: stack.api("GET", "/api/status").json()["users"]["pending_changes"] == 3,
                  timeout=30, what="the three deletions noted")
+        waiting = stack.api("GET", "/api/status").json()["pending"]
+        assert waiting["users"]["changes"] == 3 and waiting["users"]["runs_at"]
 
         with chromium() as driver:
             sign_in_with_token(driver, stack)

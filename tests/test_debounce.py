@@ -119,3 +119,17 @@ def test_give_back_after_a_recovery_still_returns_a_failed_run_s_changes(
 
     assert running_keys(client) == []
     assert debouncer.take("users", "next-run") == ["a", "b"]
+
+
+def test_status_can_say_when_pending_changes_will_run(debouncer: Debouncer) -> None:
+    nothing = debouncer.due_in("users")
+    debouncer.note("users", ["a"])
+    windowed = debouncer.due_in("users")
+    debouncer.note("groups", [f"g{i}" for i in range(10)])  # the limit: at once
+    at_once = debouncer.due_in("groups")
+    debouncer.take("users", "run-1")
+
+    assert nothing is None
+    assert windowed is not None and debouncer.window - 2 < windowed <= debouncer.window
+    assert at_once == 0.0
+    assert debouncer.due_in("users") is None  # the run took them

@@ -51,9 +51,11 @@ def queue_run(scope: str, *, dry_run: bool, allow_deletions: bool, trigger: str)
 
 
 def brief(run: dict[str, Any]) -> dict[str, Any]:
-    """A run as lists show it."""
-    return {k: run.get(k) for k in ("id", "scope", "trigger", "state", "mode", "dry_run",
-                                    "started_at", "finished_at", "counts", "summary")}
+    """A run as lists show it (the list of runs, status)."""
+    shown = {k: run.get(k) for k in ("id", "scope", "trigger", "state", "mode", "dry_run",
+                                     "created_at", "started_at", "finished_at", "counts",
+                                     "progress", "summary")}
+    return shown | {k: run.get(k, 0) for k in ("held_total", "failures_total", "objects_total")}
 
 
 @blueprint.get("/settings")

@@ -60,6 +60,7 @@ def status() -> Response:
                "last_run": brief(runs[0]) if runs else None},
         presence={"enabled": document["presence"]["enabled"],
                   "notifications": PresenceAuthorization(state, ext("box")).public()},
+        pending=_pending(moment),
         subscriptions=ext("subscriptions").public(),
         setup=setup_links(settings, credentials),
         parts={part: _part_status(now, part) for part in (*SYNC_PARTS, "presence")},
@@ -67,6 +68,20 @@ def status() -> Response:
         interrupted_runs=[r["id"] for r in state.runs(limit=50)
                           if r.get("interrupted") and r["state"] == "failed"],
         runs=[brief(r) for r in runs])
+
+
+def _pending(moment: dt.datetime) -> dict[str, Any]:
+    """The changes waiting for a run, by kind, and when that run starts (within the debounce
+    window of the first change, at once after `DEBOUNCE_MAX_CHANGES`)."""
+    debouncer = ext("debouncer")
+    shown: dict[str, Any] = {"window_seconds": debouncer.window,
+                             "max_changes": debouncer.max_changes}
+    for kind in SYNC_PARTS:
+        due = debouncer.due_in(kind)
+        shown[kind] = {"changes": debouncer.pending(kind),
+                       "runs_at": None if due is None
+                       else (moment + dt.timedelta(seconds=due)).isoformat(timespec="seconds")}
+    return shown
 
 
 def _health(now: Situation, moment: dt.datetime) -> dict[str, Any]:

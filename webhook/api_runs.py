@@ -26,13 +26,6 @@ from webhook.auth import admin_only
 blueprint = Blueprint("api_runs", __name__, url_prefix="/api")
 PAGE, MAX_PAGE = 200, 1000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_LISTED = ("created_at", "progress", "held_total", "failures_total", "objects_total")
-
-
-def listed(run: dict[str, Any]) -> dict[str, Any]:
-    """A run as the list of runs shows it."""
-    return brief(run) | {k: run.get(k, 0 if k.endswith("_total") else None) for k in _LISTED}
-
 
 def _choices(name: str, allowed: tuple[str, ...]) -> list[str] | str:
     """A comma list of exact values from the query, or the error naming the allowed ones."""
@@ -53,7 +46,7 @@ def runs() -> tuple[Response, int]:
     found = (r for r in ext("state").runs(limit=RUNS_KEPT if filtered else limit)
              if (not states or r.get("state") in states)
              and (not parts or r.get("scope") in parts or set(parts) & set(r.get("parts") or {})))
-    return jsonify(runs=[listed(r) for r in itertools.islice(found, limit)]), 200
+    return jsonify(runs=[brief(r) for r in itertools.islice(found, limit)]), 200
 
 
 @blueprint.get("/runs/<run_id>")

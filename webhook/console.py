@@ -33,6 +33,8 @@ def admin_page(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         if not admin_session():
+            if request.headers.get("HX-Request"):  # a page refreshing itself: reload it whole
+                return Response(status=204, headers={"HX-Refresh": "true"})
             return render("console/login.html", "Sign in")
         return view(*args, **kwargs)
 

@@ -194,5 +194,6 @@ def part_summary(result: PartResult, dry_run: bool) -> str:
     if result.state == "blocked":
         held = len(result.held_deletions)
         sentence += (f" {held} deletions were held back: more than the limit of deletions per "
-                     "run. Nothing was deleted; start a run with allow_deletions to apply them.")
+                     "run. Nothing was deleted: review them on the run's page and allow them there "
+                     "(or start a run with allow_deletions).")
     return sentence

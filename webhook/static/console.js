@@ -161,6 +161,7 @@ const Console = (() => {
 
   document.addEventListener("DOMContentLoaded", () => localize(document));
   document.addEventListener("htmx:afterSwap", (event) => localize(event.target));
+  document.addEventListener("htmx:oobAfterSwap", (event) => localize(event.target));
   document.addEventListener("htmx:configRequest", (event) => {
     event.detail.headers["X-Requested-With"] = "console";
   });
