@@ -5,6 +5,12 @@
 wait `latency_ms` and then fail with `status`, or, on the PBX, answer HTTP 200 with `errcode`.
 `POST /_sandbox/clock` {"advance_seconds": n} moves the simulator's clock forward, so that token,
 delta-link and subscription expiry can be tested without waiting.
+
+A request a batch runs (Graph's `$batch`) is counted under its own path, like a direct one, and
+also under `batched`; the batch itself is counted once, under its own path. So `wire` (what
+crossed the network) is `total` less `batched.total`. Fault rules apply to a batch's requests
+by their own path too (a 429 comes back inside the batch); the latency they are given is
+waited once for the batch, the longest of its requests', since Graph runs them side by side.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 Failure = Callable[["Fault"], Response]
+BATCH_ITEM = "sandbox.batch_item"  # environ key of a batched request: where its latency is owed
 
 
 class Clock:
@@ -58,11 +65,14 @@ class Control:
     clock: Clock = field(default_factory=Clock)
     faults: list[Fault] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
+    batched: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def count(self, method: str, path: str) -> None:
+    def count(self, method: str, path: str, *, batched: bool = False) -> None:
         with self.lock:
             self.requests[f"{method} {path}"] += 1
+            if batched:
+                self.batched[f"{method} {path}"] += 1
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         """The fault that applies to this request, if any, consuming one of its uses."""
@@ -91,11 +101,14 @@ def install(app: Flask, control: Control, failure: Failure) -> None:
     def _count_and_fault() -> Response | None:
         if request.path.startswith("/_sandbox"):
             return None
-        control.count(request.method, request.path)
+        owed = request.environ.get(BATCH_ITEM)  # a list, for a request a batch runs
+        control.count(request.method, request.path, batched=owed is not None)
         fault = control.take_fault(request.method, request.path)
         if fault is None:
             return None
-        if fault.latency_ms:
+        if fault.latency_ms and owed is not None:
+            owed.append(fault.latency_ms)  # the batch waits the longest of its requests'
+        elif fault.latency_ms:
             time.sleep(fault.latency_ms / 1000)
         if fault.status == 200 and fault.errcode is None:
             return None  # latency only
@@ -138,12 +151,15 @@ def clear_faults() -> tuple[str, int]:
 def request_counts() -> Response:
     control = control_of()
     with control.lock:
-        by_method_path = dict(control.requests)
+        by_method_path, batched = dict(control.requests), dict(control.batched)
     by_path: Counter[str] = Counter()
     for key, n in by_method_path.items():
         by_path[key.split(" ", 1)[1]] += n
+    total = sum(by_method_path.values())
     return jsonify(
-        total=sum(by_method_path.values()), by_path=dict(by_path), by_method_path=by_method_path
+        total=total, by_path=dict(by_path), by_method_path=by_method_path,
+        wire=total - sum(batched.values()),
+        batched={"total": sum(batched.values()), "by_method_path": batched},
     )
 
 
@@ -152,6 +168,7 @@ def reset_request_counts() -> tuple[str, int]:
     control = control_of()
     with control.lock:
         control.requests.clear()
+        control.batched.clear()
     return "", 204
 
 

@@ -8,10 +8,13 @@ mailbox named by address that has none is reported.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import quote
 
-from core.errors import GraphError
-from core.graph.client import GraphClient
+from core.errors import ApiError, GraphError
+from core.graph.batch import Read
+from core.graph.client import GraphClient, query
 from core.graph.records import EntraUser
 from core.store.redis import StateStore
 
@@ -29,13 +32,23 @@ def no_mailbox(exc: GraphError) -> bool:
 def has_mailbox(graph: GraphClient, user_id: str) -> bool:
     """Whether the user has an Exchange Online mailbox: one read of at most one contact, with
     the permission the contacts need anyway (Contacts.Read)."""
-    try:
-        graph.request("GET", f"users/{user_id}/contacts", params={"$top": "1", "$select": "id"})
-    except GraphError as exc:
-        if no_mailbox(exc):
-            return False
-        raise
-    return True
+    return with_mailbox(graph, [user_id]) == [user_id]
+
+
+def with_mailbox(graph: GraphClient, user_ids: Iterable[str]) -> list[str]:
+    """Those of `user_ids` that have an Exchange Online mailbox (`has_mailbox` of many, 20 a
+    batch); raises on an error that is not Outlook's "no mailbox here"."""
+    ids = list(dict.fromkeys(user_ids))
+    results = graph.read_many([Read(uid, f"/users/{quote(uid, safe='@')}/contacts?"
+                                    "$top=1&$select=id", whole=False) for uid in ids])
+    found = []
+    for uid in ids:
+        error = results[uid].error
+        if error is None:
+            found.append(uid)
+        elif not (isinstance(error, GraphError) and no_mailbox(error)):
+            raise error
+    return found
 
 
 def mailboxes_in_range(graph: GraphClient, state: StateStore, rules: dict[str, Any],
@@ -43,8 +56,8 @@ def mailboxes_in_range(graph: GraphClient, state: StateStore, rules: dict[str, A
                        probe: bool = True) -> list[tuple[str, str, str]]:
     """(phonebook key, phonebook name, mailbox id) of every mailbox whose contacts are synced.
 
-    With `probe`, synced users without a mailbox are left out (one read each): what the
-    subscriptions watch. A contacts run reads every mailbox anyway and passes `probe=False`.
+    With `probe`, synced users without a mailbox are left out (one read each, batched): what
+    the subscriptions watch. A contacts run reads every mailbox anyway and passes `probe=False`.
     """
     found = []
     problems = problems if problems is not None else []
@@ -53,12 +66,13 @@ def mailboxes_in_range(graph: GraphClient, state: StateStore, rules: dict[str, A
         links = state.user_links()
         scope = set(links)
         if personal["range"] == "groups":
-            members: set[str] = set()
-            for group_id in personal["group_ids"]:
-                members.update(graph.group_user_ids(group_id, transitive=True))
-            scope &= members
+            members = graph.members_of(personal["group_ids"], transitive=True)
+            scope &= {uid for ids in members.values() for uid in ids}
+        chosen = sorted(scope)
+        if probe:
+            chosen = with_mailbox(graph, chosen)
         found += [(f"user:{uid}", f"{links[uid].label} ({links[uid].number})", uid)
-                  for uid in sorted(scope) if not probe or has_mailbox(graph, uid)]
+                  for uid in chosen]
     if shared["enabled"]:
         mapped = {m["mailbox"].lower(): m["phonebook"] for m in shared["mailboxes"]}
         found += [(f"mailbox:{mid}", name, mid)
@@ -69,17 +83,18 @@ def mailboxes_in_range(graph: GraphClient, state: StateStore, rules: dict[str, A
 def _shared_mailboxes(graph: GraphClient, shared: dict[str, Any], mapped: dict[str, str],
                       problems: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """(mailbox id, phonebook name) of the shared mailboxes in range (O2)."""
-    found = []
     if shared["range"] == "mailboxes":
+        accounts = _users_by_address(graph, list(mapped))
+        boxes = set(with_mailbox(graph, [str(a["id"]) for a in accounts.values()]))
+        found = []
         for address, phonebook in mapped.items():
-            body = _user_by_address(graph, address)
-            if body is None:
+            account = accounts.get(address)
+            if account is None:
                 problems.append((address, "no such mailbox in the tenant"))
-                continue
-            if not has_mailbox(graph, str(body["id"])):
+            elif str(account["id"]) not in boxes:
                 problems.append((address, "has no Exchange Online mailbox"))
-                continue
-            found.append((str(body["id"]), phonebook))
+            else:
+                found.append((str(account["id"]), phonebook))
         return found
     return [(mailbox.id, mapped.get(str(mailbox.mail).lower(), mailbox.display_name or
                                     str(mailbox.mail)))
@@ -88,34 +103,42 @@ def _shared_mailboxes(graph: GraphClient, shared: dict[str, Any], mapped: dict[s
 
 def shared_mailboxes(graph: GraphClient) -> list[EntraUser]:
     """Every shared mailbox of the tenant: an account without sign-in whose mailbox purpose is
-    `shared` (one mailboxSettings read per account without sign-in, which needs
+    `shared` (one mailboxSettings read per account without sign-in, 20 a batch, which needs
     MailboxSettings.Read; an account without a mailbox answers 404 and is no shared mailbox)."""
+    accounts = [user for user in graph.users(filter="accountEnabled eq false",
+                                             select=("id", "displayName", "mail",
+                                                     "userPrincipalName")) if user.mail]
+    purposes = graph.mailbox_purposes(user.id for user in accounts)
     found = []
-    for user in graph.users(filter="accountEnabled eq false",
-                            select=("id", "displayName", "mail", "userPrincipalName")):
-        if not user.mail:
+    for user in accounts:
+        purpose = purposes[user.id]
+        if isinstance(purpose, GraphError) and no_mailbox(purpose):
             continue
-        try:
-            purpose = graph.mailbox_purpose(user.id)
-        except GraphError as exc:
-            if no_mailbox(exc):
-                continue
-            raise
+        if isinstance(purpose, ApiError):
+            raise purpose
         if purpose == "shared":
             found.append(user)
     return found
 
 
-def _user_by_address(graph: GraphClient, address: str) -> dict[str, Any] | None:
-    """The account of a mailbox address: `users/{upn}` answers only for a user principal name
-    ("Get user": id or userPrincipalName), so an address that differs from it is looked up by
-    `mail`."""
-    try:
-        return dict(graph.request("GET", f"users/{address}", params={"$select": "id,mail"}))
-    except GraphError as exc:
-        if exc.status != 404:
-            raise
-    quoted = address.replace("'", "''")  # OData string literal
-    found = graph.request("GET", "users", params={"$filter": f"mail eq '{quoted}'",
-                                                  "$select": "id,mail"}).get("value") or []
-    return dict(found[0]) if found else None
+def _users_by_address(graph: GraphClient, addresses: list[str]) -> dict[str, dict[str, Any]]:
+    """The account of each mailbox address that has one. `users/{upn}` answers only for a user
+    principal name ("Get user": id or userPrincipalName), so an address that differs from it is
+    looked up by `mail`; both rounds are batched."""
+    direct = graph.read_many([Read(a, f"/users/{quote(a, safe='@')}?$select=id,mail",
+                                   whole=False) for a in addresses])
+    found = {}
+    for address, result in direct.items():
+        if result.error is None:
+            found[address] = result.body()
+        elif result.error.status != 404:
+            raise result.error
+    rest = [a for a in addresses if a not in found]
+    by_mail = graph.read_many([Read(a, "/users?" + query({
+        "$filter": "mail eq '" + a.replace("'", "''") + "'",  # OData string literal
+        "$select": "id,mail"}), whole=False) for a in rest])
+    for address in rest:
+        value = by_mail[address].values()
+        if value:
+            found[address] = dict(value[0])
+    return found

@@ -30,6 +30,7 @@ from core.engine.engine import Context
 from core.engine.outcome import Outcome
 from core.errors import ApiError, GraphError
 from core.graph.client import GraphClient
+from core.graph.records import EntraContact
 from core.store.redis import StateStore
 
 KINDS = {CreateContact: "created", UpdateContact: "updated", DeleteContact: "deleted",
@@ -37,13 +38,8 @@ KINDS = {CreateContact: "created", UpdateContact: "updated", DeleteContact: "del
 DELETIONS = {DeleteContact: "contact", DeleteBook: "phonebook"}
 
 
-def _book(key: str, name: str, mailbox_id: str, graph: GraphClient) -> WantedBook | None:
-    try:
-        contacts = list(graph.contacts(mailbox_id))
-    except GraphError as exc:
-        if no_mailbox(exc):
-            return None  # no Exchange Online mailbox (no licence, a guest): no contacts
-        raise
+def _book(key: str, name: str, mailbox_id: str,
+          contacts: list[EntraContact]) -> WantedBook | None:
     wanted: list[WantedContact] = []
     skipped: list[tuple[str, str]] = []
     for contact in contacts:
@@ -63,19 +59,24 @@ def read_books(graph: GraphClient, state: StateStore, rules: dict[str, Any]
     """The phonebooks that should exist, the mailboxes that could not be used, and the
     phonebooks whose mailbox could not be read this time (key → (mailbox, why)).
 
-    One mailbox Graph refuses or fails holds its own phonebook and lets the rest sync; an
-    error that is not about one mailbox (no token, Graph unreachable) fails the whole read.
+    The mailboxes are read together, 20 a batch, each to its last page. One mailbox Graph
+    refuses or fails holds its own phonebook and lets the rest sync; an error that is not about
+    one mailbox (no token, Graph unreachable, the batch refused) fails the whole read.
     """
     problems: list[tuple[str, str]] = []
     unread: dict[str, tuple[str, str]] = {}
     books = []
-    for key, name, mailbox_id in mailboxes_in_range(graph, state, rules, problems, probe=False):
-        try:
-            book = _book(key, name, mailbox_id, graph)
-        except ApiError as exc:
+    mailboxes = mailboxes_in_range(graph, state, rules, problems, probe=False)
+    found = graph.contacts_of(mailbox_id for _, _, mailbox_id in mailboxes)
+    for key, name, mailbox_id in mailboxes:
+        contacts = found[mailbox_id]
+        if isinstance(contacts, GraphError) and no_mailbox(contacts):
+            continue  # no Exchange Online mailbox (no licence, a guest): no contacts
+        if isinstance(contacts, ApiError):
             unread[key] = (name, f"its mailbox could not be read, its phonebook was left as it "
-                                 f"is: {exc}")
+                                 f"is: {contacts}")
             continue
+        book = _book(key, name, mailbox_id, contacts)
         if book is not None:
             books.append(book)
     return books, problems, unread

@@ -2,20 +2,22 @@
 
 Collections are read as generators over pages, following `@odata.nextLink` whole. Delta rounds
 are read to the end before anything is returned, so a caller either gets a complete round
-with its new delta link or an error: never a partial view to act on.
+with its new delta link or an error: never a partial view to act on. Reads of one resource per
+object (the members of many groups, the contacts of many mailboxes) go 20 a request through
+JSON batching (`core.graph.batch`), each to its last page or its error.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from marshmallow import ValidationError
 
-from core.errors import DeltaExpiredError, GraphError
+from core.errors import ApiError, GraphError
+from core.graph.batch import BATCH_LIMIT, Read, Result, read_batched, read_one_by_one
 from core.graph.records import (
     USER_SELECT,
     EntraContact,
@@ -24,6 +26,7 @@ from core.graph.records import (
     MemberChange,
     Presence,
     Removed,
+    graph_error,
     parse_contact,
     parse_group,
     parse_presence,
@@ -34,7 +37,7 @@ from core.http import Transport
 T = TypeVar("T")
 PAGE_SIZE = 999
 PRESENCE_IDS_PER_CALL = 650
-BATCH_LIMIT = 20
+CONTACTS_PAGE = 1000  # Outlook's largest $top
 CHECK_GROUPS_LIMIT = 20  # "You can check up to a maximum of 20 groups per request."
 GROUP_SELECT = ("id", "displayName", "groupTypes", "securityEnabled", "mailEnabled")
 
@@ -58,11 +61,12 @@ class GraphClient:
     """Reads users, groups, contacts and presence, and manages subscriptions."""
 
     def __init__(self, *, base_url: str, transport: Transport, token_source: TokenSource,
-                 page_size: int = PAGE_SIZE) -> None:
+                 page_size: int = PAGE_SIZE, batching: bool = True) -> None:
         self.base_url = base_url.rstrip("/")
         self.transport = transport
         self.token_source = token_source
         self.page_size = page_size
+        self.batching = batching
 
     # plumbing ----------------------------------------------------------------------------
     def request(self, method: str, path_or_url: str, *, params: dict[str, Any] | None = None,
@@ -78,8 +82,8 @@ class GraphClient:
                 continue
             break
         if response.status_code >= 400:
-            raise _graph_error(method, url, response.status_code, response.text,
-                               response.headers.get("Location"))
+            raise graph_error(method, url, response.status_code, response.text,
+                              response.headers.get("Location"))
         return response.json() if response.content else None
 
     def pages(self, path: str, *, params: dict[str, Any] | None = None,
@@ -95,6 +99,11 @@ class GraphClient:
               headers: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
         for page in self.pages(path, params=params, headers=headers):
             yield from page.get("value", [])
+
+    def read_many(self, reads: Sequence[Read]) -> dict[str, Result]:
+        """Many GETs, each to its last page or its error (`core.graph.batch`): 20 a `$batch`,
+        or one request each when the client was made with `batching=False`."""
+        return read_batched(self, reads) if self.batching else read_one_by_one(self, reads)
 
     # users and groups --------------------------------------------------------------------
     def users(self, *, select: tuple[str, ...] = USER_SELECT,
@@ -181,11 +190,23 @@ class GraphClient:
 
     def group_user_ids(self, group_id: str, *, transitive: bool = True) -> Iterator[str]:
         """Ids of the users in a group, through nested groups when `transitive`."""
-        relation = "transitiveMembers" if transitive else "members"
-        params = {"$select": "id", "$top": str(self.page_size), "$count": "true"}
-        for raw in self.items(f"groups/{group_id}/{relation}/microsoft.graph.user", params=params,
+        for raw in self.items(self._members_path(group_id, transitive),
                               headers={"ConsistencyLevel": "eventual"}):
             yield str(raw["id"])
+
+    def members_of(self, group_ids: Iterable[str], *,
+                   transitive: bool = True) -> dict[str, list[str]]:
+        """The user ids of each group (`group_user_ids` of many, batched); raises the error of
+        the first group whose members could not be read whole."""
+        ids = list(dict.fromkeys(group_ids))
+        results = self.read_many([Read(gid, self._members_path(gid, transitive),
+                                       (("ConsistencyLevel", "eventual"),)) for gid in ids])
+        return {gid: [str(raw["id"]) for raw in results[gid].values()] for gid in ids}
+
+    def _members_path(self, group_id: str, transitive: bool) -> str:
+        relation = "transitiveMembers" if transitive else "members"
+        return (f"/groups/{quote(group_id, safe='')}/{relation}/microsoft.graph.user?"
+                + query({"$select": "id", "$top": str(self.page_size), "$count": "true"}))
 
     def users_delta(self, delta_link: str | None = None, *,
                     select: tuple[str, ...] = USER_SELECT) -> DeltaRound:
@@ -227,17 +248,36 @@ class GraphClient:
 
     # mail and presence -------------------------------------------------------------------
     def mailbox_purpose(self, user_id: str) -> str:
-        body = self.request("GET", f"users/{user_id}/mailboxSettings")
-        purpose = body.get("userPurpose")
-        if isinstance(purpose, dict):  # one revision of the page shows {"value": "shared"}
-            purpose = purpose.get("value")
-        return str(purpose or "user")
+        return _purpose(self.request("GET", f"users/{user_id}/mailboxSettings"))
+
+    def mailbox_purposes(self, user_ids: Iterable[str]) -> dict[str, str | ApiError]:
+        """The `userPurpose` of each mailbox (batched), or the error of its read (404
+        `MailboxNotEnabledForRESTAPI` for an account without a mailbox) for the caller to judge."""
+        ids = list(dict.fromkeys(user_ids))
+        results = self.read_many([Read(uid, f"/users/{quote(uid, safe='@')}/mailboxSettings",
+                                       whole=False) for uid in ids])
+        return {uid: results[uid].error or _purpose(results[uid].body()) for uid in ids}
 
     def contacts(self, user_id: str, folder_id: str | None = None) -> Iterator[EntraContact]:
         path = (f"users/{user_id}/contactFolders/{folder_id}/contacts" if folder_id
                 else f"users/{user_id}/contacts")
-        for raw in self.items(path, params={"$top": "1000"}):
+        for raw in self.items(path, params={"$top": str(CONTACTS_PAGE)}):
             yield _load(parse_contact, raw, "contact")
+
+    def contacts_of(self, user_ids: Iterable[str]) -> dict[str, list[EntraContact] | ApiError]:
+        """The default Contacts folder of each mailbox (`contacts` of many, batched), or the
+        error that kept it from being read whole, for the caller to judge per mailbox."""
+        ids = list(dict.fromkeys(user_ids))
+        results = self.read_many([Read(uid, f"/users/{quote(uid, safe='@')}/contacts?"
+                                       + query({"$top": str(CONTACTS_PAGE)})) for uid in ids])
+        found: dict[str, list[EntraContact] | ApiError] = {}
+        for uid in ids:
+            try:
+                found[uid] = [_load(parse_contact, raw, "contact")
+                              for raw in results[uid].values()]
+            except ApiError as exc:
+                found[uid] = exc
+        return found
 
     def contact_folder_ids(self, user_id: str) -> list[str]:
         return [str(f["id"]) for f in self.items(f"users/{user_id}/contactFolders")]
@@ -296,6 +336,18 @@ class GraphClient:
         return list(self.items("subscriptions"))
 
 
+def query(params: dict[str, str]) -> str:
+    """A query string as Graph's pages write it: `$` and `,` left readable."""
+    return urlencode(params, quote_via=quote, safe="$,'()")
+
+
+def _purpose(body: dict[str, Any]) -> str:
+    purpose = body.get("userPurpose")
+    if isinstance(purpose, dict):  # one revision of the page shows {"value": "shared"}
+        purpose = purpose.get("value")
+    return str(purpose or "user")
+
+
 def _delta_round(pages: Iterator[dict[str, Any]], parse: Callable[[dict[str, Any]], Any],
                  what: str) -> DeltaRound:
     """Every page of a delta round, read to its deltaLink."""
@@ -319,15 +371,3 @@ def _load(parse: Callable[[dict[str, Any]], T], raw: dict[str, Any], what: str) 
     except ValidationError as exc:
         raise GraphError("GET", "(response body)", 200, str(raw)[:200], "UnexpectedShape",
                          f"a {what} did not parse: {exc.messages}") from None
-
-
-def _graph_error(method: str, url: str, status: int, text: str,
-                 location: str | None) -> GraphError:
-    try:
-        error = json.loads(text).get("error", {})
-        code, message = str(error.get("code", "")), str(error.get("message", ""))
-    except (ValueError, AttributeError):
-        code, message = "", ""
-    expired = status == 410 or code in ("syncStateNotFound", "resyncRequired")
-    cls = DeltaExpiredError if expired else GraphError
-    return cls(method, url, status, text, code or f"HTTP{status}", message or (location or ""))

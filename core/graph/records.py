@@ -1,11 +1,15 @@
-"""What the product reads from Entra ID and Outlook, parsed at the boundary into frozen records."""
+"""What the product reads from Entra ID and Outlook, parsed at the boundary into frozen records
+(and Graph's error answers into our errors)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields, post_load
+
+from core.errors import DeltaExpiredError, GraphError
 
 USER_SELECT = ("id", "displayName", "givenName", "surname", "mail", "userPrincipalName",
                "mobilePhone", "businessPhones", "jobTitle", "accountEnabled", "userType",
@@ -175,3 +179,17 @@ def parse_contact(raw: dict[str, Any]) -> EntraContact:
 
 def parse_presence(raw: dict[str, Any]) -> Presence:
     return _PRESENCE.load(raw)
+
+
+def graph_error(method: str, url: str, status: int, text: str,
+                location: str | None) -> GraphError:
+    """The error Graph's answer `{"error": {"code", "message"}}` says, for a request or for one
+    request of a batch alike."""
+    try:
+        error = json.loads(text).get("error", {})
+        code, message = str(error.get("code", "")), str(error.get("message", ""))
+    except (ValueError, AttributeError):
+        code, message = "", ""
+    expired = status == 410 or code in ("syncStateNotFound", "resyncRequired")
+    cls = DeltaExpiredError if expired else GraphError
+    return cls(method, url, status, text, code or f"HTTP{status}", message or (location or ""))

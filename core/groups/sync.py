@@ -35,10 +35,9 @@ DELETIONS = {DeleteGroup: "extension_group"}
 
 def read_groups(graph: GraphClient,
                 rules: dict[str, Any]) -> tuple[list[EntraGroup], dict[str, list[str]]]:
-    """Every group, and the users (direct and nested) of those in range."""
+    """Every group, and the users (direct and nested) of those in range (20 groups a batch)."""
     groups = list(graph.groups())
-    members = {g.id: list(graph.group_user_ids(g.id, transitive=True))
-               for g in groups if in_range(g, rules)}
+    members = graph.members_of([g.id for g in groups if in_range(g, rules)], transitive=True)
     return groups, members
 
 
