@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from tests.browser import chromium, console_errors, fresh_stack, sign_in_with_token, text_of
+from tests.browser import (
+    chromium,
+    console_errors,
+    fresh_stack,
+    sign_in_with_token,
+    text_of,
+    wait_until,
+)
 from tests.stack import Stack
 
 
@@ -38,3 +45,14 @@ def test_a_page_refreshing_itself_after_its_session_ended_reloads_whole(stack: S
 
     assert answer.status_code == 204 and answer.headers["HX-Refresh"] == "true"
     assert page.status_code == 200 and 'data-api="/api/session"' in page.text
+
+
+def test_the_demos_token_link_signs_in_and_leaves_no_token_in_the_address(stack: Stack) -> None:
+    from tests.stack import ADMIN_TOKEN
+
+    with chromium() as driver:
+        driver.get(f"{stack.web.url}/#token={ADMIN_TOKEN}")
+        wait_until(driver, lambda d: text_of(d, "h1") == "Status", "the status page")
+        address = driver.current_url
+
+    assert ADMIN_TOKEN not in address and "#" not in address

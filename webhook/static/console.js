@@ -159,7 +159,18 @@ const Console = (() => {
     send(button, button.dataset.body ? JSON.parse(button.dataset.body) : undefined);
   });
 
-  document.addEventListener("DOMContentLoaded", () => localize(document));
+  // A link "/#token=..." (make demo prints one) hands the admin token over without a request
+  // carrying it in the URL: the fragment is cleared at once and the token traded for a session.
+  async function tokenFromLink() {
+    if (!location.hash.startsWith("#token=")) return;
+    const token = decodeURIComponent(location.hash.slice(7));
+    history.replaceState(null, "", location.pathname + location.search);
+    const answer = await api("POST", "/api/session", {token});
+    if (answer.ok) window.location.reload();
+    else say(document, "The link's admin token was refused: paste the token below.", false);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => { localize(document); tokenFromLink(); });
   document.addEventListener("htmx:afterSwap", (event) => localize(event.target));
   document.addEventListener("htmx:oobAfterSwap", (event) => localize(event.target));
   document.addEventListener("htmx:configRequest", (event) => {
