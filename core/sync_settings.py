@@ -142,6 +142,16 @@ class Safety(_Strict):
     max_deletions = fields.Integer(required=True, validate=validate.Range(min=0, max=100_000))
 
 
+PBX_CONCURRENCY = "must be a whole number from 1 to 16"
+
+
+class Performance(_Strict):
+    # How many PBX requests a sync sends at once (halved while the PBX says it is busy).
+    pbx_concurrency = fields.Integer(
+        required=True, strict=True, error_messages={"invalid": PBX_CONCURRENCY},
+        validate=validate.Range(min=1, max=16, error=PBX_CONCURRENCY))
+
+
 class SettingsDocument(_Strict):
     users = fields.Nested(Users, required=True)
     groups = fields.Nested(Groups, required=True)
@@ -150,6 +160,8 @@ class SettingsDocument(_Strict):
     sso = fields.Nested(Sso, required=True)
     schedule = fields.Nested(ScheduleRules, required=True)
     safety = fields.Nested(Safety, required=True)
+    # Documents saved before this section existed read as the default.
+    performance = fields.Nested(Performance, load_default=lambda: {"pbx_concurrency": 4})
 
 
 DEFAULTS: dict[str, Any] = {
@@ -168,12 +180,18 @@ DEFAULTS: dict[str, Any] = {
     "schedule": {"frequency": "daily", "weekday": "saturday", "time": "00:30",
                  "timezone": None},
     "safety": {"max_deletions": 50},
+    "performance": {"pbx_concurrency": 4},
 }
 _SCHEMA = SettingsDocument()
 
 
 def defaults() -> dict[str, Any]:
     return copy.deepcopy(DEFAULTS)
+
+
+def pbx_concurrency(document: Any) -> int:
+    """`performance.pbx_concurrency` of a validated document; 4 when it has no such section."""
+    return int((document.get("performance") or {}).get("pbx_concurrency", 4))
 
 
 def validate_document(document: Any) -> dict[str, Any]:

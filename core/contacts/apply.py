@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -25,7 +27,9 @@ from core.errors import (
     SyncError,
 )
 from core.pbx.client import PbxClient
+from core.pbx.concurrency import DEFAULT_WIDTH, AdaptiveLimit, in_phases, run_bounded
 
+log = logging.getLogger("pbx")
 _CONTACT_ORDER = {DeleteContact: 0, DeleteBook: 1, CreateBook: 2, RenameBook: 3,
                   UpdateContact: 4, CreateContact: 5, SkipContact: 6}
 
@@ -40,31 +44,46 @@ class ContactBook(Protocol):
 
 
 def apply_contacts(ops: Iterable[ContactOperation], pbx: PbxClient, book: ContactBook, *,
-                   before: Callable[[ContactOperation], None] | None = None) -> Outcome:
-    """Carry out phonebook and company-contact operations, deletions first.
+                   before: Callable[[ContactOperation], None] | None = None,
+                   width: int = DEFAULT_WIDTH) -> Outcome:
+    """Carry out phonebook and company-contact operations, deletions first, up to `width` at
+    once; each kind is done before the next starts (phonebooks exist before their contacts).
 
     A contact still in a phonebook cannot be deleted (70091): it leaves its synced phonebook
     first, through Edit a Phonebook's `del_contacts_id_list`, the one documented removal.
     """
     ops = sorted(ops, key=lambda o: _CONTACT_ORDER[type(o)])
     outcome = Outcome()
-    full = False
+    limit = AdaptiveLimit(width)
+    lock = threading.Lock()
+    full = [False]  # the PBX refused a phonebook: it holds no more
     leaving = _Leaving(ops, book)
-    for op in ops:
-        if before:
-            before(op)  # may raise LockLost: the run stops before this write
+
+    def one(op: ContactOperation) -> Outcome:
+        done = Outcome()
+        with lock:
+            if before:
+                before(op)  # may raise LockLost: the run stops before this write
         try:
-            _one_contact(op, pbx, book, outcome, leaving)
+            _one_contact(op, pbx, book, done, leaving)
         except PbxLimitError:
-            full = True
-            outcome.skip(op, PHONEBOOKS_FULL)
+            with lock:
+                full[0] = True
+            done.skip(op, PHONEBOOKS_FULL)
         except _NoPhonebook:
-            if full:
-                outcome.skip(op, PHONEBOOKS_FULL)
+            if full[0]:
+                done.skip(op, PHONEBOOKS_FULL)
             else:
-                outcome.fail(op, "its phonebook could not be created")
+                done.fail(op, "its phonebook could not be created")
         except SyncError as exc:
-            outcome.fail(op, str(exc))
+            done.fail(op, str(exc))
+        return done
+
+    for phase in in_phases(ops, lambda o: _CONTACT_ORDER[type(o)]):
+        for done in run_bounded(phase, one, limit):
+            outcome.merge(done)
+    outcome.concurrency = limit.record()
+    log.info("contacts: applied at PBX concurrency %s", outcome.concurrency)
     return outcome
 
 
@@ -98,15 +117,20 @@ class _Leaving:
             if link is not None and link.book_key in books:
                 self.phonebook_of[op.pbx_id] = books[link.book_key].pbx_id
         self.left: set[int] = set()
+        # One lock a phonebook: its other deletions wait while one thread empties it.
+        self._locks = {p: threading.Lock() for p in set(self.phonebook_of.values())}
 
     def before_delete(self, pbx: PbxClient, contact_id: int) -> None:
         phonebook = self.phonebook_of.get(contact_id)
-        if phonebook is None or phonebook in self.left:
+        if phonebook is None:
             return
-        members = sorted(c for c, p in self.phonebook_of.items() if p == phonebook)
-        for start in range(0, len(members), REMOVAL_CHUNK):
-            _leave(pbx, phonebook, members[start : start + REMOVAL_CHUNK])
-        self.left.add(phonebook)
+        with self._locks[phonebook]:
+            if phonebook in self.left:
+                return
+            members = sorted(c for c, p in self.phonebook_of.items() if p == phonebook)
+            for start in range(0, len(members), REMOVAL_CHUNK):
+                _leave(pbx, phonebook, members[start : start + REMOVAL_CHUNK])
+            self.left.add(phonebook)
 
     def moved_from(self, op: UpdateContact, book: ContactBook) -> int | None:
         """The synced phonebook a contact was in, when it now belongs in another one."""

@@ -19,6 +19,7 @@ class Outcome:
     skipped: list[dict[str, str]] = field(default_factory=list)
     created_ids: list[int] = field(default_factory=list)
     unresolved: list[Any] = field(default_factory=list)  # created, id not known yet
+    concurrency: dict[str, int] = field(default_factory=dict)  # PBX width: start, min, end
     by_op: dict[int, tuple[str, str]] = field(default_factory=dict, repr=False)
     _rows_of_ops: set[int] = field(default_factory=set, repr=False)
 
@@ -39,6 +40,17 @@ class Outcome:
         self.skipped += rows
         self.counts["skipped"] += len(rows)
         self._rows_of_ops.update(id(row) for row in rows)
+
+    def merge(self, other: Outcome) -> None:
+        """Add what `other` recorded: one operation's outcome, kept apart while it ran on a
+        thread of its own and merged here in plan order, so the rows keep that order."""
+        self.counts.update(other.counts)
+        self.failures += other.failures
+        self.skipped += other.skipped
+        self.created_ids += other.created_ids
+        self.unresolved += other.unresolved
+        self.by_op |= other.by_op
+        self._rows_of_ops |= other._rows_of_ops
 
     def _remember(self, op: Any, row: dict[str, Any], outcome: str, reason: str) -> None:
         self.by_op[id(op)] = (outcome, reason)  # a later failure (e.g. not linked) wins

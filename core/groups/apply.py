@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -22,6 +24,9 @@ from core.groups.records import (
     UpdateGroup,
 )
 from core.pbx.client import PbxClient
+from core.pbx.concurrency import DEFAULT_WIDTH, AdaptiveLimit, in_phases, run_bounded
+
+log = logging.getLogger("pbx")
 
 
 class LinkBook(Protocol):
@@ -32,18 +37,34 @@ _GROUP_ORDER = {ReleaseGroup: 0, DeleteGroup: 1, UpdateGroup: 2, CreateGroup: 3,
 
 
 def apply_groups(ops: Iterable[GroupOperation], pbx: PbxClient, book: LinkBook, *,
-                 before: Callable[[GroupOperation], None] | None = None) -> Outcome:
-    """Carry out extension-group operations; one group's failure does not stop the others."""
+                 before: Callable[[GroupOperation], None] | None = None,
+                 width: int = DEFAULT_WIDTH) -> Outcome:
+    """Carry out extension-group operations, up to `width` at once; one group's failure does
+    not stop the others. Each kind (releases, deletions, updates, creations) is done before
+    the next starts: a deleted group's name is free before a create takes it."""
     outcome = Outcome()
-    for op in sorted(ops, key=lambda o: _GROUP_ORDER[type(o)]):
-        if before:
-            before(op)  # may raise LockLost: the run stops before this write
+    limit = AdaptiveLimit(width)
+    lock = threading.Lock()
+
+    def one(op: GroupOperation) -> Outcome:
+        done = Outcome()
+        with lock:
+            if before:
+                before(op)  # may raise LockLost: the run stops before this write
         try:
-            _one_group(op, pbx, book, outcome)
+            _one_group(op, pbx, book, done)
         except PbxLimitError:
-            outcome.skip(op, "the PBX holds no more extension groups")
+            done.skip(op, "the PBX holds no more extension groups")
         except SyncError as exc:
-            outcome.fail(op, str(exc))
+            done.fail(op, str(exc))
+        return done
+
+    ordered = sorted(ops, key=lambda o: _GROUP_ORDER[type(o)])
+    for phase in in_phases(ordered, lambda o: _GROUP_ORDER[type(o)]):
+        for done in run_bounded(phase, one, limit):
+            outcome.merge(done)
+    outcome.concurrency = limit.record()
+    log.info("groups: applied at PBX concurrency %s", outcome.concurrency)
     return outcome
 
 

@@ -3,6 +3,11 @@
 Every answer is HTTP 200 with an `errcode`; the client turns non-zero codes into typed errors,
 logs in again once on 10004 (token expired), and backs off on 70082 (PBX busy). Lists are read
 page by page until `total_number` rows have come.
+
+The client is shared by threads: one session whose connection pool holds `MAX_WIDTH`
+connections to the PBX, one token source that refreshes one at a time. Every answer (and
+every 5xx or timeout, retried or not) is reported to the `AdaptiveLimit` governing the thread
+(core/pbx/concurrency.py).
 """
 
 from __future__ import annotations
@@ -10,18 +15,40 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import requests
 import tenacity
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
+from requests.adapters import HTTPAdapter
 
 from core.errors import PbxDuplicateError, PbxError, PbxLimitError, PbxNotFoundError
 from core.http import Transport
+from core.pbx import concurrency
 from core.pbx.auth import PbxTokenSource
+from core.pbx.concurrency import AdaptiveLimit, run_bounded
 from core.pbx.records import Extension, ExtensionGroup, Organization
 
 API = "openapi/v1.0"
 PAGE_SIZE = 1000
 QUERY_CHUNK = 100
 _ERRORS = {40003: PbxDuplicateError, 60001: PbxNotFoundError, 60002: PbxLimitError}
+# Answers that ask for fewer requests at once: 70082 OVERLOAD_TASK_RUNNING, and -2 INTERNAL
+# SERVER ERROR, the errcode form of a 5xx. Not 60002: a quantity used up is not a rate.
+SLOWDOWN_ERRCODES = frozenset({70082, -2})
+
+
+class _ReportingAdapter(HTTPAdapter):
+    """Reports every 5xx, 429 and timeout of every attempt, retried or not, as a slowdown."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any,
+             **kwargs: Any) -> requests.Response:
+        try:
+            response = super().send(request, *args, **kwargs)
+        except requests.Timeout:
+            concurrency.report_slowdown()
+            raise
+        if response.status_code >= 500 or response.status_code == 429:
+            concurrency.report_slowdown()
+        return response
 
 
 class _ExtensionSchema(Schema):
@@ -56,6 +83,10 @@ class PbxClient:
         self.token_source = token_source
         self.page_size = page_size
         self.busy_attempts = busy_attempts
+        session = getattr(transport, "session", None)
+        if isinstance(session, requests.Session):  # the pool holds the widest width allowed
+            session.mount(f"{self.base_url}/", _ReportingAdapter(
+                pool_maxsize=concurrency.MAX_WIDTH))
 
     # plumbing ----------------------------------------------------------------------------
     def call(self, method: str, endpoint: str, *, params: dict[str, Any] | None = None,
@@ -84,6 +115,12 @@ class PbxClient:
                 self.token_source.invalidate(token)
                 continue
             break
+        if response.status_code >= 500:
+            pass  # reported by the adapter already
+        elif answer.get("errcode") in SLOWDOWN_ERRCODES:
+            concurrency.report_slowdown()
+        else:
+            concurrency.report_success()
         if answer.get("errcode") != 0:
             cls = _ERRORS.get(int(answer.get("errcode", -1)), PbxError)
             raise cls(method, url, answer, response.text)
@@ -107,13 +144,17 @@ class PbxClient:
         for row in self.rows("extension/list", {"sort_by": "id", "order_by": "asc"}):
             yield _parse(row)
 
-    def extension_details(self, ids: list[int]) -> list[Extension]:
-        found = []
-        for start in range(0, len(ids), QUERY_CHUNK):
-            chunk = ids[start : start + QUERY_CHUNK]
+    def extension_details(self, ids: list[int], *,
+                          limit: AdaptiveLimit | None = None) -> list[Extension]:
+        """Full detail of `ids`, 100 a call, the calls `limit` allows at once (else one)."""
+        chunks = [ids[start : start + QUERY_CHUNK] for start in range(0, len(ids), QUERY_CHUNK)]
+
+        def query(chunk: list[int]) -> list[Extension]:
             answer = self.call("GET", "extension/query", params={"ids": ",".join(map(str, chunk))})
-            found += [_parse(row) for row in answer.get("data") or []]
-        return found
+            return [_parse(row) for row in answer.get("data") or []]
+
+        return [ext for found in run_bounded(chunks, query, limit or AdaptiveLimit(1))
+                for ext in found]
 
     def get_extension(self, extension_id: int) -> Extension:
         return _parse(self.call("GET", "extension/get", params={"id": extension_id})["data"])

@@ -1,17 +1,22 @@
 """`apply(ops, pbx, book)`: the only code that writes to the PBX.
 
 Operations run in a safe order: releases and deletions first (they free numbers and emails),
-then updates, adoptions and creations. Each link is written as soon as its PBX write
+then updates, adoptions and creations; the operations of one kind run side by side, up to
+`performance.pbx_concurrency` at once. Each link is written as soon as its PBX write
 succeeds, and a create is marked pending before it is sent, so a run that dies half way
 leaves nothing the next run cannot recognise. One object's failure is recorded and the rest
-carry on; an unreachable PBX stops the run, with what was not attempted listed.
+carry on; an unreachable PBX stops the run, with what was not attempted listed. Once the PBX
+says it is full, creates not yet sent are skipped; those already in flight are recorded as the
+PBX answers them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 import string
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -26,12 +31,14 @@ from core.errors import (
     TransportError,
 )
 from core.pbx.client import PbxClient
+from core.pbx.concurrency import DEFAULT_WIDTH, AdaptiveLimit, in_phases, run_bounded
 from core.pbx.records import match_organization
 from core.users.records import Adopt, Create, Delete, Link, Operation, Release, Skip, Update
 
 CAPACITY_REASON = "the PBX has no free extension capacity"
 WELCOME_BATCH = 100
 _ORDER = {Release: 0, Delete: 1, Update: 2, Adopt: 3, Create: 4, Skip: 5}
+log = logging.getLogger("pbx")
 
 
 class LinkBook(Protocol):
@@ -48,51 +55,87 @@ def ordered(ops: Iterable[Operation]) -> list[Operation]:
 
 def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
           send_welcome_email: bool = False,
-          before: Callable[[Operation], None] | None = None) -> Outcome:
-    """Carry out `ops` on the PBX; returns counts, failures and skips."""
+          before: Callable[[Operation], None] | None = None,
+          width: int = DEFAULT_WIDTH) -> Outcome:
+    """Carry out `ops` on the PBX, up to `width` requests at once; returns counts, failures
+    and skips.
+
+    The kinds run one after another (releases, deletions, updates, adoptions, creations), the
+    operations of one kind side by side: whatever an operation waits for is done, and its
+    outcome known, before it starts. `before(op)` runs before each operation, one at a time.
+    """
     outcome = Outcome()
-    full = False
-    stopped: SyncError | None = None
-    undeleted: dict[int | str, str] = {}  # extension ids and user ids whose deletion failed
-    placement = _Placement(pbx)
-    for op in ordered(ops):
-        if before:
-            before(op)  # may raise LockLost: the run stops before this write
+    limit = AdaptiveLimit(width)
+    run = _Run(pbx, book, now, before)
+    for phase in in_phases(ordered(ops), lambda op: _ORDER[type(op)]):
+        # The first create goes alone: a refusal the PBX gives every create (no capacity
+        # left, no organization) is learnt from one request, not from `width` of them.
+        lead = 1 if isinstance(phase[0], Create) else 0
+        for batch in (phase[:lead], phase[lead:]):
+            for done in run_bounded(batch, run.one, limit):
+                outcome.merge(done)
+    if outcome.unresolved:
+        _resolve_created(pbx, book, outcome)
+    if send_welcome_email and outcome.created_ids and run.stopped is None:
+        _welcome(pbx, outcome)
+    outcome.concurrency = limit.record()
+    log.info("users: applied at PBX concurrency %s", outcome.concurrency)
+    return outcome
+
+
+class _Run:
+    """What the operations of one apply share across threads, behind one lock: the PBX
+    stopped answering, it is full, it needs an organization, a deletion failed."""
+
+    def __init__(self, pbx: PbxClient, book: LinkBook, now: str,
+                 before: Callable[[Operation], None] | None) -> None:
+        self.pbx, self.book, self.now, self.before = pbx, book, now, before
+        self.lock = threading.Lock()
+        self.stopped: SyncError | None = None
+        self.full = False
+        self.undeleted: dict[int | str, str] = {}  # extension ids and user ids whose deletion failed
+        self.placement = _Placement(pbx)
+
+    def one(self, op: Operation) -> Outcome:
+        """Apply `op`; its outcome alone, merged by the caller in plan order."""
+        outcome = Outcome()
+        with self.lock:
+            if self.before:
+                self.before(op)  # may raise LockLost: the run stops before this write
+            stopped, full, needed = self.stopped, self.full, self.placement.needed
+            waits_for = _failed_deletion(op, self.undeleted)
         if stopped is not None and not isinstance(op, Skip):
             outcome.fail(op, f"not attempted: {stopped}")
-            continue
-        if isinstance(op, Create) and full:
+        elif isinstance(op, Create) and full:
             outcome.skip(op, CAPACITY_REASON)
-            continue
-        if isinstance(op, Create) and placement.needed:
+        elif isinstance(op, Create) and needed:
             outcome.fail(op, ORGANIZATION_NEEDED)  # the PBX said so for an earlier one
-            continue
-        waits_for = _failed_deletion(op, undeleted)
-        if waits_for:
+        elif waits_for:
             outcome.fail(op, f"not attempted: deleting extension {waits_for}, which it waits "
                          "for, failed")
-            continue
-        failed_before = outcome.counts["failed"]
+        else:
+            self._attempt(op, outcome)
+        return outcome
+
+    def _attempt(self, op: Operation, outcome: Outcome) -> None:
         try:
-            _one(op, pbx, book, outcome, now, placement)
+            _one(op, self.pbx, self.book, outcome, self.now, self.placement)
         except PbxError as exc:
             if isinstance(op, Create):
-                book.clear_pending(op.user_id)  # refused: nothing was created
-                full = full or isinstance(exc, PbxLimitError)
-                placement.needed = placement.needed or _needs_organization(exc)
+                self.book.clear_pending(op.user_id)  # refused: nothing was created
+                with self.lock:
+                    self.full = self.full or isinstance(exc, PbxLimitError)
+                    self.placement.needed = self.placement.needed or _needs_organization(exc)
             _refused(op, outcome, exc)
         except (AuthError, TransportError) as exc:
-            stopped = exc
+            with self.lock:
+                self.stopped = self.stopped or exc
             outcome.fail(op, str(exc))
         except SyncError as exc:
             outcome.fail(op, str(exc))
-        if isinstance(op, Delete) and outcome.counts["failed"] > failed_before:
-            undeleted[op.ext_id] = undeleted[op.user_id] = op.number
-    if outcome.unresolved:
-        _resolve_created(pbx, book, outcome)
-    if send_welcome_email and outcome.created_ids and stopped is None:
-        _welcome(pbx, outcome)
-    return outcome
+        if isinstance(op, Delete) and outcome.counts["failed"]:
+            with self.lock:
+                self.undeleted[op.ext_id] = self.undeleted[op.user_id] = op.number
 
 
 def _failed_deletion(op: Operation, undeleted: dict[int | str, str]) -> str | None:
@@ -179,13 +222,15 @@ class _Placement:
         self.pbx = pbx
         self.needed = False  # the PBX refused a create for want of an organization
         self._resolved: dict[str, dict[str, Any] | str] = {}
+        self._lock = threading.Lock()  # concurrent creates resolve it once
 
     def fields(self, op: Create) -> dict[str, Any]:
         if not op.organization:
             return {}
-        if op.organization not in self._resolved:
-            self._resolved[op.organization] = self._resolve(op.organization)
-        found = self._resolved[op.organization]
+        with self._lock:
+            if op.organization not in self._resolved:
+                self._resolved[op.organization] = self._resolve(op.organization)
+            found = self._resolved[op.organization]
         if isinstance(found, str):
             raise _Unplaced(found)
         return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,9 @@ from core.engine.outcome import Outcome
 from core.errors import DeltaExpiredError
 from core.graph.client import GraphClient
 from core.pbx.client import PbxClient
+from core.pbx.concurrency import DEFAULT_WIDTH, AdaptiveLimit
 from core.store.redis import StateStore
+from core.sync_settings import pbx_concurrency
 from core.users.apply import apply
 from core.users.directory import Directory, directory_from_delta, read_directory, user_select
 from core.users.plan import desired_state, plan
@@ -39,14 +42,20 @@ from core.users.records import (
 KINDS = {Create: "created", Update: "updated", Delete: "deleted", Release: "released",
          Adopt: "linked", Skip: "skipped"}
 DELETIONS = {Delete: "extension"}
+log = logging.getLogger("pbx")
 
 
-def read_pbx(pbx: PbxClient, linked_ids: Iterable[int], emails: set[str]) -> PbxView:
-    """Every extension; full detail for those linked or whose email a user has."""
+def read_pbx(pbx: PbxClient, linked_ids: Iterable[int], emails: set[str], *,
+             width: int = DEFAULT_WIDTH) -> PbxView:
+    """Every extension; full detail for those linked or whose email a user has, read up to
+    `width` calls of 100 at once."""
     basic = {e.id: e for e in pbx.extensions()}
     wanted = sorted({i for i in linked_ids if i in basic}
                     | {e.id for e in basic.values() if e.email_addr.lower() in emails})
-    detailed = {e.id: e for e in pbx.extension_details(wanted)}
+    limit = AdaptiveLimit(width)
+    detailed = {e.id: e for e in pbx.extension_details(wanted, limit=limit)}
+    if wanted:
+        log.info("users: read extension details at PBX concurrency %s", limit.record())
     return PbxView({i: detailed.get(i, e) for i, e in basic.items()})
 
 
@@ -78,7 +87,8 @@ class UserSync:
         links = ctx.store.user_links()
         emails = {w.owned.email_addr.lower() for w in desired.wanted if w.owned.email_addr}
         ctx.progress("reading the PBX", 0, 0)
-        view = read_pbx(ctx.pbx, (link.ext_id for link in links.values()), emails)
+        view = read_pbx(ctx.pbx, (link.ext_id for link in links.values()), emails,
+                        width=pbx_concurrency(ctx.document))
         return Snapshot(desired, view, links, scope, next_link)
 
     def plan(self, snapshot: Snapshot, ctx: Context) -> tuple[Operation, ...]:
@@ -108,7 +118,7 @@ class UserSync:
 
         return apply(ops, ctx.pbx, ctx.store, now=ctx.now().isoformat(),
                      send_welcome_email=bool(ctx.document["users"]["send_welcome_email"]),
-                     before=before)
+                     before=before, width=pbx_concurrency(ctx.document))
 
     def finish(self, snapshot: Snapshot, outcome: Outcome, held: bool, ctx: Context) -> int:
         rules = ctx.document["users"]
