@@ -227,3 +227,17 @@ def test_groups_and_contacts_apply_side_by_side_and_a_second_run_writes_nothing(
                for name, count in p["counts"].items() if name != "skipped"), second
     assert len(sandbox.pbx_store.groups) - 1 == len(state.group_links())  # and the default one
     assert len(sandbox.pbx_store.contacts) == len(state.contact_links())
+
+
+def test_every_part_runs_at_the_width_the_settings_choose_and_the_run_says_so(
+        sandbox: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    seed_tenant(sandbox.graph_store, 20)
+    set_width(state, 1)
+    state.save_settings(merge(state.settings(), {"contacts": {
+        "personal": {"enabled": True}, "shared": {"enabled": True}},
+        "schedule": {"timezone": "UTC"}}))
+
+    run = run_here([UserSync(), GroupSync(), ContactSync()], graph=graph, pbx=pbx, store=state)
+
+    assert {name: p["pbx_concurrency"] for name, p in run["parts"].items()} == {
+        name: {"start": 1, "min": 1, "end": 1} for name in ("users", "groups", "contacts")}

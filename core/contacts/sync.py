@@ -32,6 +32,7 @@ from core.errors import ApiError, GraphError
 from core.graph.client import GraphClient
 from core.graph.records import EntraContact
 from core.store.redis import StateStore
+from core.sync_settings import pbx_concurrency
 
 KINDS = {CreateContact: "created", UpdateContact: "updated", DeleteContact: "deleted",
          SkipContact: "skipped"}
@@ -110,7 +111,8 @@ class ContactSync:
                              unread=frozenset(snapshot.unread))
 
     def apply(self, ops: Sequence[ContactOperation], ctx: Context) -> Outcome:
-        return apply_contacts(ops, ctx.pbx, ctx.store, before=lambda _op: ctx.fence())
+        return apply_contacts(ops, ctx.pbx, ctx.store, before=lambda _op: ctx.fence(),
+                              width=pbx_concurrency(ctx.document))
 
     def finish(self, snapshot: Snapshot, outcome: Outcome, held: bool, ctx: Context) -> int:
         outcome.skipped += [{"mailbox": m, "name": m, "reason": r} for m, r in snapshot.problems]

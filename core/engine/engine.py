@@ -145,6 +145,7 @@ def run_part(part: Part, ctx: Context, *, dry_run: bool, allow_deletions: bool,
     if outcome.counts.get("welcome_emails"):
         result.counts["welcome_emails"] = outcome.counts["welcome_emails"]
     result.failures, result.skipped = outcome.failures, outcome.skipped
+    result.pbx_concurrency = outcome.concurrency
     result.state = ("blocked" if guarded.held else
                     "partial" if outcome.counts.get("failed") else "succeeded")
     return result.close(dry_run)

@@ -54,6 +54,7 @@ class PartResult:
     mode: str | None = None
     error: str | None = None
     retry_after: float | None = None
+    pbx_concurrency: dict[str, int] | None = None  # the width of PBX I/O: start, min, end
     summary: str = ""
 
     def close(self, dry_run: bool) -> PartResult:

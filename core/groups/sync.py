@@ -27,6 +27,7 @@ from core.groups.records import (
     WantedGroup,
 )
 from core.pbx.records import ExtensionGroup
+from core.sync_settings import pbx_concurrency
 
 KINDS = {CreateGroup: "created", UpdateGroup: "updated", DeleteGroup: "deleted",
          ReleaseGroup: "released", SkipGroup: "skipped"}
@@ -67,7 +68,8 @@ class GroupSync:
                            auto_delete=bool(rules["auto_delete_out_of_range"]))
 
     def apply(self, ops: Sequence[GroupOperation], ctx: Context) -> Outcome:
-        return apply_groups(ops, ctx.pbx, ctx.store, before=lambda _op: ctx.fence())
+        return apply_groups(ops, ctx.pbx, ctx.store, before=lambda _op: ctx.fence(),
+                            width=pbx_concurrency(ctx.document))
 
     def finish(self, snapshot: Snapshot, outcome: Outcome, held: bool, ctx: Context) -> int:
         synced = ctx.store.group_links()
