@@ -267,3 +267,20 @@ def test_the_json_document_saves_a_part_that_syncs_nothing_directly(stack: Stack
 
     assert shown == "7"
     assert stack.api("GET", "/api/settings").json()["safety"]["max_deletions"] == 7
+
+
+def test_a_part_that_syncs_nothing_saves_at_once(stack: Stack) -> None:
+    with chromium() as driver:
+        sign_in_with_token(driver, stack)
+        open_settings(driver, stack)
+        type_into(driver, "#performance-pbx", "8")
+        by_css(driver, "form[data-part=performance] button[type=submit]").click()
+        wait_until(driver, lambda d: saved(d, "performance"), "the performance saved")
+        type_into(driver, "#performance-pbx", "40")
+        by_css(driver, "form[data-part=performance] button[type=submit]").click()
+        wait_until(driver, lambda d: text_of(d, ".field-error[data-for='performance.pbx_concurrency']"),
+                   "the out-of-range error")
+        beside = text_of(driver, ".field-error[data-for='performance.pbx_concurrency']")
+
+    assert stack.api("GET", "/api/settings").json()["performance"] == {"pbx_concurrency": 8}
+    assert beside == "must be a whole number from 1 to 16"
