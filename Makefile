@@ -1,5 +1,5 @@
 # make demo: the product's main job on the built-in sandbox.  make test: the whole suite.
-.PHONY: bootstrap demo test lint bench lock
+.PHONY: bootstrap demo test lint bench lock screenshots
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -29,3 +29,9 @@ lint: bootstrap
 
 bench: bootstrap
 	.venv/bin/python bench/full_sync.py
+
+# Retake the console's pictures in docs/screenshots (the browser tests, saving each page).
+screenshots: bootstrap
+	SCREENSHOTS=docs/screenshots .venv/bin/python -m pytest -q \
+	  tests/test_console_browser.py tests/test_console_settings_browser.py \
+	  tests/test_console_runs_browser.py tests/test_console_directory_browser.py tests/test_me_browser.py
