@@ -19,4 +19,6 @@ def page(title: str, message: str = "", status: int = 200) -> Response:
 
 def me_page(status: int = 200, **context: Any) -> Response:
     """A signed-in user's own page: their extension, Linkus login and presence settings."""
-    return Response(render_template("me.html", **context), status=status, mimetype="text/html")
+    body = render_template("me.html", title="My extension", teams_label=str,
+                           extension_label=str, **context)
+    return Response(body, status=status, mimetype="text/html")

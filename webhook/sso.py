@@ -49,7 +49,8 @@ blueprint = Blueprint("sso", __name__)
 FLOW_TTL = 600
 BROWSER_COOKIE = "eps_signin"
 HINT_CHARS = 256
-DONE = {"presence": {"presence_result": "Saved."}, "linkus": {"password_result": SET}}
+DONE = {"presence": {"presence_result": "Saved.", "presence_ok": True},
+        "linkus": {"password_result": SET, "password_ok": True}}
 
 
 def _state() -> StateStore:
@@ -147,7 +148,7 @@ def me() -> Any:
     return _me(user, **DONE.get(request.args.get("done", ""), {}))
 
 
-def _me(user: dict[str, Any], status: int = 200, **results: str) -> Response:
+def _me(user: dict[str, Any], status: int = 200, **results: str | bool) -> Response:
     """The user's page; `results` put a sentence beside the form it answers."""
     preference = effective(_state().presence_preference(user["id"]))
     return me_page(status, user=user, pref=preference, availabilities=AVAILABILITY,
