@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from core.clients import pbx_client
-from core.users.apply import generate_password
+from core.pbx.password import generate_password
 from core.users.provision import LEFT_TO_SYNC
 from tests.conftest import Control
 from tests.stack import Stack, synced_stack

@@ -37,6 +37,7 @@ from webhook import (
     console_settings,
     entra_api,
     hardening,
+    labels,
     notifications,
     presence_auth,
     sso,
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
                       MAX_CONTENT_LENGTH=MAX_BODY)
     # security headers on every answer; a JSON endpoint's body is one JSON object, or 400
     hardening.install(app, https=(settings.public_base_url or "").startswith("https://"))
+    labels.install(app)  # the Teams and extension status words, in every template
     client = redis_client or redis.Redis.from_url(settings.redis_url, socket_timeout=5,
                                                   socket_connect_timeout=2)
     state = StateStore(client)

@@ -20,13 +20,6 @@ from webhook.console import admin_page, from_api, render
 
 blueprint = Blueprint("console_directory", __name__)
 
-TEAMS_STATUS = {"Available": "Available", "AvailableIdle": "Available (idle)", "Busy": "Busy",
-                "BusyIdle": "Busy (idle)", "DoNotDisturb": "Do not disturb",
-                "BeRightBack": "Be right back", "Away": "Away (or appear away)",
-                "Offline": "Offline (or appear offline)", "PresenceUnknown": "Unknown"}
-EXTENSION_STATUS = {"available": "Available", "away": "Away", "business_trip": "Business Trip",
-                    "do_not_disturb": "Do Not Disturb", "lunch": "Lunch Break",
-                    "off_work": "Off Work"}
 ACTIONS = {"settings": "Settings changed", "connect": "Connected",
            "secret_rotated": "Secret rotated", "user_sync_paused": "User sync paused",
            "user_sync_resumed": "User sync resumed", "group_sync_paused": "Group sync paused",
@@ -137,12 +130,3 @@ def shown_value(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
 
-
-@blueprint.app_template_global("teams_status")
-def teams_status(name: str) -> str:
-    return TEAMS_STATUS.get(name, name)
-
-
-@blueprint.app_template_global("extension_status")
-def extension_status(value: str | None) -> str:
-    return EXTENSION_STATUS.get(value or "", value or "no change")

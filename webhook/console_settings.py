@@ -3,7 +3,8 @@
 
 The page reads the settings, the status and the presence authorization from the admin API's
 own views (`from_api`); every change goes back through the JSON API from
-`static/settings.js`, which shows the dry run of a save that turns a sync part on or changes
+`static/settings.js` and the scripts beside it (`pickers.js`, `preview.js`,
+`settings-actions.js`), which show the dry run of a save that turns a sync part on or changes
 its rules (`POST /api/settings/preview`) before saving it. Chosen groups are stored by id: the
 page shows their names, read from the synced groups, then from Entra ID in one `$batch`.
 """
@@ -30,13 +31,6 @@ SECTIONS = (("connection", "Connection"), ("users", "Users"), ("groups", "Groups
             ("contacts", "Outlook contacts"), ("presence", "Teams presence"),
             ("sso", "Sign-in with Microsoft"), ("schedule", "Schedule"), ("safety", "Safety"),
             ("performance", "Performance"))
-TEAMS_STATUS = {"Available": "Available", "AvailableIdle": "Available (idle)", "Busy": "Busy",
-                "BusyIdle": "Busy (idle)", "DoNotDisturb": "Do not disturb",
-                "BeRightBack": "Be right back", "Away": "Appear away",
-                "Offline": "Appear offline", "PresenceUnknown": "Status unknown"}
-PBX_STATUS = {"available": "Available", "away": "Away", "business_trip": "Business Trip",
-              "do_not_disturb": "Do Not Disturb", "lunch": "Lunch Break",
-              "off_work": "Off Work"}
 USER_PROPERTIES = (("businessPhones", "the first business phone"),
                    ("mobilePhone", "the mobile phone"),
                    ("employeeId", "the employee id"),
@@ -61,8 +55,7 @@ def settings_page() -> Response:
     return render("console/settings.html", "Settings", settings=document, info=shown,
                   locks=locks(shown), names=group_names(chosen_groups(document)),
                   authorization=authorization if code == 200 else {"authorized": False},
-                  sections=SECTIONS, teams_status=TEAMS_STATUS, pbx_status=PBX_STATUS,
-                  presence_map=[(k, DEFAULT_MAP.get(k)) for k in AVAILABILITY],
+                  sections=SECTIONS, presence_map=[(k, DEFAULT_MAP.get(k)) for k in AVAILABILITY],
                   pbx_presence=PBX_PRESENCE, user_properties=USER_PROPERTIES,
                   weekdays=WEEKDAYS, zones=zones(), pbx_zone=pbx_zone(shown))
 

@@ -14,8 +14,9 @@ from urllib.parse import quote
 
 from core.errors import ApiError, GraphError
 from core.graph.batch import Read
-from core.graph.client import GraphClient, query
+from core.graph.client import GraphClient
 from core.graph.records import EntraUser
+from core.graph.session import query
 from core.store.redis import StateStore
 
 # Outlook's answers (404) for a mailbox that is not there; ErrorInvalidUser and

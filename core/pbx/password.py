@@ -6,13 +6,16 @@ number, first or last name. The product holds every password to the stricter Clo
 password it accepts is one any edition accepts. Where the text is short, it is read as:
 "consecutive" is a run counting up or down by one (1234, 9876); "same" is one digit four times
 in a row (7777); a name is not contained in any letter case. Which characters may appear
-beyond letters and digits is not documented: none is refused here.
+beyond letters and digits is not documented: none is refused here, and `generate_password`
+uses letters and digits only.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import secrets
+import string
 from collections.abc import Iterable
 
 MIN_CHARS, MAX_CHARS = 10, 63
@@ -41,6 +44,16 @@ def problems(password: str, *, number: str, names: Iterable[str] = ()) -> list[s
     if any(name.strip() and name.strip().lower() in lowered for name in names):
         found.append("must not contain your first name or last name")
     return found
+
+
+def generate_password(length: int = 20, *, number: str = "", names: Iterable[str] = ()) -> str:
+    """A random password of letters and digits, `length` long, that this rule accepts."""
+    alphabet = string.ascii_letters + string.digits
+    names = tuple(names)
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
+        if not problems(candidate, number=number, names=names):
+            return candidate
 
 
 def _has_run(password: str, *, steps: tuple[int, ...]) -> bool:

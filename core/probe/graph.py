@@ -7,7 +7,8 @@ import uuid
 from typing import Any
 
 from core.errors import GraphError, SyncError
-from core.graph.client import GROUP_SELECT, GraphClient
+from core.graph.client import GraphClient
+from core.graph.directory import GROUP_SELECT
 from core.graph.records import USER_SELECT
 from core.probe import assumptions as a
 from core.probe.compare import differences, each, values_seen

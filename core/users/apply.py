@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
-import string
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -32,7 +30,8 @@ from core.errors import (
 )
 from core.pbx.client import PbxClient
 from core.pbx.concurrency import DEFAULT_WIDTH, AdaptiveLimit, in_phases, run_bounded
-from core.pbx.records import match_organization
+from core.pbx.password import generate_password
+from core.users.placement import ORGANIZATION_NEEDED, Placement, needs_organization
 from core.users.records import Adopt, Create, Delete, Link, Operation, Release, Skip, Update
 
 CAPACITY_REASON = "the PBX has no free extension capacity"
@@ -94,7 +93,7 @@ class _Run:
         self.stopped: SyncError | None = None
         self.full = False
         self.undeleted: dict[int | str, str] = {}  # extension ids and user ids whose deletion failed
-        self.placement = _Placement(pbx)
+        self.placement = Placement(pbx)
 
     def one(self, op: Operation) -> Outcome:
         """Apply `op`; its outcome alone, merged by the caller in plan order."""
@@ -125,7 +124,7 @@ class _Run:
                 self.book.clear_pending(op.user_id)  # refused: nothing was created
                 with self.lock:
                     self.full = self.full or isinstance(exc, PbxLimitError)
-                    self.placement.needed = self.placement.needed or _needs_organization(exc)
+                    self.placement.needed = self.placement.needed or needs_organization(exc)
             _refused(op, outcome, exc)
         except (AuthError, TransportError) as exc:
             with self.lock:
@@ -152,7 +151,7 @@ def _refused(op: Operation, outcome: Outcome, exc: PbxError) -> None:
     """Record an operation the PBX answered with an error code."""
     if isinstance(exc, PbxLimitError) and isinstance(op, Create):
         outcome.skip(op, CAPACITY_REASON)
-    elif _needs_organization(exc):
+    elif needs_organization(exc):
         outcome.fail(op, ORGANIZATION_NEEDED)
     elif isinstance(exc, PbxDuplicateError):
         clashes = ", ".join(f"{f.get('field')} {f.get('value')} is used by "
@@ -165,7 +164,7 @@ def _refused(op: Operation, outcome: Outcome, exc: PbxError) -> None:
 
 
 def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: str,
-         placement: _Placement) -> None:
+         placement: Placement) -> None:
     if isinstance(op, Release):
         book.drop_link(op.user_id)
         book.mark_released(Link(op.user_id, op.ext_id, op.number, op.label), op.reason, now)
@@ -200,61 +199,6 @@ def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: s
         outcome.skip(op, op.reason)
 
 
-ORGANIZATION_NEEDED = ("the PBX has Organization Management on, so a new extension needs an "
-                       "organization: set users.organization to one of the PBX's organizations")
-ORGANIZATION_OFF = ("users.organization is set, but Organization Management is off on the PBX "
-                    "(70120 ORGANIZATION DISABLED): clear users.organization, or turn the "
-                    "feature on")
-
-
-class _Unplaced(SyncError):
-    """users.organization cannot be sent: the reason is the message."""
-
-
-class _Placement:
-    """The `organization_list` of new extensions: users.organization, resolved once a run.
-
-    Its Organization_Info shape is not in the documents; `[{"value": "<id>"}]` follows the
-    `value` = ID convention of Get Menu Options (contracts/yeastar.md §6.3, §10).
-    """
-
-    def __init__(self, pbx: PbxClient) -> None:
-        self.pbx = pbx
-        self.needed = False  # the PBX refused a create for want of an organization
-        self._resolved: dict[str, dict[str, Any] | str] = {}
-        self._lock = threading.Lock()  # concurrent creates resolve it once
-
-    def fields(self, op: Create) -> dict[str, Any]:
-        if not op.organization:
-            return {}
-        with self._lock:
-            if op.organization not in self._resolved:
-                self._resolved[op.organization] = self._resolve(op.organization)
-            found = self._resolved[op.organization]
-        if isinstance(found, str):
-            raise _Unplaced(found)
-        return found
-
-    def _resolve(self, wanted: str) -> dict[str, Any] | str:
-        try:
-            organizations = self.pbx.organizations()
-        except PbxError as exc:
-            if exc.errcode == 70120:
-                return ORGANIZATION_OFF
-            raise
-        found = match_organization(organizations, wanted)
-        return found if isinstance(found, str) else {
-            "organization_list": [{"value": str(found.id)}]}
-
-
-def _needs_organization(exc: PbxError) -> bool:
-    """40002 naming `organization_list` as required: Organization Management is on."""
-    problems = exc.body.get("invalid_param_list") or []
-    return exc.errcode == 40002 and any(
-        isinstance(p, dict) and p.get("field") == "organization_list"
-        and p.get("validation_type") == "required" for p in problems)
-
-
 def _link_created(book: LinkBook, outcome: Outcome, op: Create, ext_id: int) -> None:
     book.put_link(Link(op.user_id, ext_id, op.number, op.label))
     book.clear_pending(op.user_id)
@@ -283,23 +227,10 @@ def new_extension_fields(op: Create) -> dict[str, Any]:
     """What `extension/create` needs: the owned fields plus safely generated credentials."""
     owned = {k: v for k, v in op.owned.as_dict().items() if v}
     return owned | {"number": op.number, "reg_name": op.number,
-                    "user_password": generate_password(avoid=(op.number, op.owned.first_name,
-                                                              op.owned.last_name)),
+                    "user_password": generate_password(number=op.number, names=(
+                        op.owned.first_name, op.owned.last_name)),
                     "reg_password": generate_password(), "concurrent_registrations": 1,
                     "presence_status": "available"}
-
-
-def generate_password(length: int = 20, avoid: Iterable[str] = ()) -> str:
-    """Upper, lower and digits, no run of 4 digits, none of `avoid` inside (the Cloud rule)."""
-    alphabet = string.ascii_letters + string.digits
-    avoid = [a.lower() for a in avoid if a]
-    while True:
-        candidate = "".join(secrets.choice(alphabet) for _ in range(length))
-        if (any(c.isupper() for c in candidate) and any(c.islower() for c in candidate)
-                and any(c.isdigit() for c in candidate)
-                and not any(candidate[i:i + 4].isdigit() for i in range(length - 3))
-                and not any(a in candidate.lower() for a in avoid)):
-            return candidate
 
 
 def _welcome(pbx: PbxClient, outcome: Outcome) -> None:
