@@ -19,6 +19,5 @@ def page(title: str, message: str = "", status: int = 200) -> Response:
 
 def me_page(status: int = 200, **context: Any) -> Response:
     """A signed-in user's own page: their extension, Linkus login and presence settings."""
-    body = render_template("me.html", title="My extension", teams_label=str,
-                           extension_label=str, **context)
+    body = render_template("me.html", title="My extension", **context)
     return Response(body, status=status, mimetype="text/html")
