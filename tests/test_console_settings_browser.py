@@ -100,6 +100,13 @@ def test_first_time_setup_previews_the_first_user_sync_and_lands_on_its_run(stac
         by_css(driver, "#preview-dialog .preview-confirm").click()
         wait_until(driver, lambda d: "/runs/" in d.current_url, "the run's page")
         run_id = driver.current_url.rsplit("/runs/", 1)[1].split("?")[0].split("#")[0]
+        from selenium.webdriver.common.by import By
+
+        listed = wait_until(driver, lambda d: [
+            (row.find_element(By.CSS_SELECTOR, ".badge").text,
+             row.find_element(By.CSS_SELECTOR, "td.extension").text)
+            for row in all_css(d, "#objects-table tr.object-row")],
+            "the run's per-object results, shown as the run ends", timeout=60)
         errors = console_errors(driver)
 
     assert "will be created (1000" in sentences
@@ -110,6 +117,7 @@ def test_first_time_setup_previews_the_first_user_sync_and_lands_on_its_run(stac
     assert not run["dry_run"]
     numbers = {ext["number"] for ext in stack.sandbox.pbx_store.extensions.values()}
     assert set(created) <= numbers
+    assert sorted(listed) == sorted(("created", number) for number in created)
     assert stack.api("GET", "/api/settings").json()["schedule"]["timezone"] == "Europe/Paris"
     assert errors == []
 
