@@ -266,6 +266,7 @@ def test_group_sync_pause_refuses_its_settings_and_resume_runs_it(client: FlaskC
 
     assert paused.status_code == 200 and paused.json["flags"]["groups_paused"] is True
     assert paused.json["run_id"] is None and refused.status_code == 409
+    assert refused.json["reason"] == "paused"
     assert bad.status_code == 400 and "delete_groups" in bad.json["fields"]
     assert resumed.json["flags"]["groups_paused"] is False and resumed.json["run_id"]
     assert messages(broker)[-1]["args"][0] == resumed.json["run_id"]

@@ -50,6 +50,17 @@ def queue_run(scope: str, *, dry_run: bool, allow_deletions: bool, trigger: str)
     return run.id
 
 
+def read_only(patch: Any, flags: dict[str, Any]) -> tuple[str, str] | None:
+    """Why `patch` may not be saved (or previewed) now, and the reason code; None if it may."""
+    if flags["state"] != "enabled":
+        reason = "not_connected" if flags["state"] == "disconnected" else "disabled"
+        return f"the integration is {flags['state']}: settings are read-only", reason
+    for part, name in (("users", "user sync"), ("groups", "group sync")):
+        if isinstance(patch, dict) and part in patch and flags[f"{part}_paused"]:
+            return f"{name} is paused: its settings are read-only", "paused"
+    return None
+
+
 def brief(run: dict[str, Any]) -> dict[str, Any]:
     """A run as lists show it (the list of runs, status)."""
     shown = {k: run.get(k) for k in ("id", "scope", "trigger", "state", "mode", "dry_run",
@@ -69,13 +80,9 @@ def get_settings() -> Response:
 def patch_settings() -> tuple[Response, int]:
     state: StateStore = ext("state")
     patch = request.get_json(silent=True)
-    current = state.flags() or DEFAULT_FLAGS
-    if current["state"] != "enabled":
-        return error(409, f"the integration is {current['state']}: settings are read-only")
-    if isinstance(patch, dict) and "users" in patch and current["users_paused"]:
-        return error(409, "user sync is paused: its settings are read-only")
-    if isinstance(patch, dict) and "groups" in patch and current["groups_paused"]:
-        return error(409, "group sync is paused: its settings are read-only")
+    refusal = read_only(patch, state.flags() or DEFAULT_FLAGS)
+    if refusal is not None:
+        return error(409, refusal[0], reason=refusal[1])
     previous = state.settings()
     try:
         document = merge(previous, patch)

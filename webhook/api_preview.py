@@ -9,29 +9,17 @@ gets the sentences an administrator reads (`preview`) and its per-object results
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, jsonify, request
 
 from core.engine.rules import SYNC_PARTS, preview_parts, proposed, refusal_of
 from core.engine.runs import PREVIEW, Run
 from core.store.redis import DEFAULT_FLAGS, StateStore
 from core.sync_settings import SettingsInvalid, merge
-from webhook.api import error, ext, situation
+from webhook.api import error, ext, read_only, situation
 from webhook.auth import admin_only
 from workers.broker import RUN_SYNC, send
 
 blueprint = Blueprint("api_preview", __name__, url_prefix="/api")
-
-
-def read_only(patch: Any, flags: dict[str, Any]) -> str | None:
-    """Why `patch` may not be saved now, as `PATCH /api/settings` says it, or None."""
-    if flags["state"] != "enabled":
-        return f"the integration is {flags['state']}: settings are read-only"
-    for part, name in (("users", "user sync"), ("groups", "group sync")):
-        if isinstance(patch, dict) and part in patch and flags[f"{part}_paused"]:
-            return f"{name} is paused: its settings are read-only"
-    return None
 
 
 @blueprint.post("/settings/preview")
@@ -39,12 +27,9 @@ def read_only(patch: Any, flags: dict[str, Any]) -> str | None:
 def preview_settings() -> tuple[Response, int]:
     state: StateStore = ext("state")
     patch = request.get_json(silent=True)
-    flags = state.flags() or DEFAULT_FLAGS
-    refusal = read_only(patch, flags)
+    refusal = read_only(patch, state.flags() or DEFAULT_FLAGS)
     if refusal is not None:
-        reason = "disabled" if flags["state"] == "disabled" else (
-            "not_connected" if flags["state"] == "disconnected" else "paused")
-        return error(409, refusal, reason=reason)
+        return error(409, refusal[0], reason=refusal[1])
     try:
         document = merge(state.settings(), patch)
     except SettingsInvalid as exc:
