@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.stack import ADMIN_TOKEN, Stack, wait_for
+from tests.stack import ADMIN_TOKEN, Stack, started_stack, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -110,27 +110,7 @@ def console_errors(driver: Any) -> list[str]:
             and "favicon.ico" not in e["message"]]
 
 
-@contextmanager
-def fresh_stack(redis_url: str, *, users: int = 12, connect: bool = False) -> Iterator[Stack]:
-    """The whole product with one worker on a seeded sandbox, before any setting is saved
-    (connected when asked); Redis emptied before and after."""
-    import redis
 
-    from sandbox.runner import Sandbox
-    from sandbox.seed import seed_tenant
-
-    with Sandbox() as sandbox:
-        seed_tenant(sandbox.graph_store, users)
-        client = redis.Redis.from_url(redis_url)
-        client.flushdb()
-        running = Stack(sandbox, redis_url)
-        sandbox.graph_store.app.redirect_uris = {f"{running.web.url}/sso/callback"}
-        try:
-            running.start_worker()
-            if connect:
-                running.connect()
-            yield running
-        finally:
-            running.stop()
-            client.flushdb()
-            client.close()
+def fresh_stack(redis_url: str, *, users: int = 12, connect: bool = False) -> Any:
+    """The whole product with one worker on a seeded sandbox, before any setting is saved."""
+    return started_stack(redis_url, users=users, connect=connect)

@@ -117,9 +117,10 @@ def wait_for(check: Callable[[], Any], *, timeout: float, what: str,
 
 
 @contextmanager
-def synced_stack(redis_url: str, *, users: int, settings: dict[str, Any]) -> Iterator[Stack]:
-    """A connected stack with one worker, after the first sync of `settings` (users on), whose
-    sign-in answers come back to its /sso/callback."""
+def started_stack(redis_url: str, *, users: int, connect: bool = True) -> Iterator[Stack]:
+    """The whole product with one worker on a tenant of `users` seeded users, before any
+    setting is saved (connected unless asked not to), whose sign-in answers come back to its
+    /sso/callback; Redis emptied before and after."""
     from sandbox.seed import seed_tenant
 
     with Sandbox() as sandbox:
@@ -130,13 +131,22 @@ def synced_stack(redis_url: str, *, users: int, settings: dict[str, Any]) -> Ite
         sandbox.graph_store.app.redirect_uris = {f"{running.web.url}/sso/callback"}
         try:
             running.start_worker()
-            running.connect()
-            first = running.api("PATCH", "/api/settings", {"users": {"enabled": True}} | settings)
-            running.run(first.json()["run_id"])
+            if connect:
+                running.connect()
             yield running
         finally:
             running.stop()
             client.flushdb()
+            client.close()
+
+
+@contextmanager
+def synced_stack(redis_url: str, *, users: int, settings: dict[str, Any]) -> Iterator[Stack]:
+    """A connected stack with one worker, after the first sync of `settings` (users on)."""
+    with started_stack(redis_url, users=users) as running:
+        first = running.api("PATCH", "/api/settings", {"users": {"enabled": True}} | settings)
+        running.run(first.json()["run_id"])
+        yield running
 
 
 def browser(stack: Stack) -> requests.Session:

@@ -5,37 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-
-import redis
 
 from core.store.redis import RUNS_KEPT, StateStore
 from sandbox.runner import Sandbox
-from sandbox.seed import seed_tenant
 from tests.conftest import Control
-from tests.stack import Stack
+from tests.stack import Stack, started_stack
 
 CREATE = "/openapi/v1.0/extension/create"
 
 
-@contextmanager
-def connected_stack(redis_url: str, *, users: int) -> Iterator[Stack]:
+def connected_stack(redis_url: str, *, users: int) -> Any:
     """A stack with one worker, connected to a seeded tenant; no sync part saved yet."""
-    with Sandbox() as sandbox:
-        seed_tenant(sandbox.graph_store, users)
-        client = redis.Redis.from_url(redis_url)
-        client.flushdb()
-        running = Stack(sandbox, redis_url)
-        try:
-            running.start_worker()
-            running.connect()
-            yield running
-        finally:
-            running.stop()
-            client.flushdb()
-            client.close()
+    return started_stack(redis_url, users=users)
 
 
 def turn_users_on(stack: Stack, **users: Any) -> dict[str, Any]:
