@@ -7,10 +7,6 @@
 "use strict";
 
 (() => {
-  const TEAMS = {Available: "Available", AvailableIdle: "Available (idle)", Busy: "Busy",
-    BusyIdle: "Busy (idle)", DoNotDisturb: "Do not disturb", BeRightBack: "Be right back",
-    Away: "Away (or appear away)", Offline: "Offline (or appear offline)",
-    PresenceUnknown: "Unknown"};
   const STEPS = {read: "Read the user", range: "Sync range", match: "Match an extension",
     number: "Extension number", write: "Write to the PBX", link: "Link user and extension"};
   const OUTCOMES = {ok: "✓ done", skipped: "↷ skipped", failed: "✗ failed", info: "ℹ note"};
@@ -32,6 +28,12 @@
   }
 
   // ---- /extensions -------------------------------------------------------------------------
+
+  // The Teams status a select is for, in the words its label shows (webhook/labels.py).
+  function teamsWords(select) {
+    const label = select.id ? document.querySelector(`label[for="${CSS.escape(select.id)}"]`) : null;
+    return label ? label.textContent.trim() : select.name.slice(4);
+  }
 
   function statusWords(select) {
     const option = select.selectedOptions[0];
@@ -66,7 +68,7 @@
     }
     const changed = [...form.querySelectorAll("select[name^='map.']")]
       .filter((s) => s.value !== (s.dataset.default || ""))
-      .map((s) => `${TEAMS[s.name.slice(4)] || s.name.slice(4)} → ${s.value ? statusWords(s) : "no change"}`);
+      .map((s) => `${teamsWords(s)} → ${s.value ? statusWords(s) : "no change"}`);
     const diff = details.querySelector("[data-presence-diff]");
     if (diff) diff.textContent = changed.length ? changed.join("; ") : "Default map";
   }
