@@ -169,7 +169,7 @@ def test_the_csv_of_a_runs_objects_downloads_with_the_admins_session(synced: Sta
         answer = session.get(href, timeout=30)
         stranger = requests.get(href, timeout=30, proxies={"http": "", "https": ""})
 
-    table = list(csv.DictReader(io.StringIO(answer.text)))
+    table = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/csv")
     assert "part=users" in href
     assert list(table[0]) == list(FIELDS)

@@ -316,3 +316,16 @@ def test_sync_command_exits_1_when_the_run_ends_partial(stack: Stack) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "with 1 failure" in result.stdout, result.stdout + result.stderr
     assert stack.runs()[0]["state"] == "partial"
+
+
+def test_deletions_allowed_from_the_command_line_are_in_the_audit_log(stack: Stack) -> None:
+    synced(stack)
+    stack.kill(stack.workers[0])  # only the command may sync now
+
+    result = cli(stack, "--scope", "users", "--allow-deletions")
+    entries = stack.api("GET", "/api/audit?action=deletions_allowed").json()["entries"]
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    ran = next(r for r in stack.runs() if r["trigger"] == "cli")
+    assert [(e["actor"], e["details"]) for e in entries] == [
+        ("command line (flask sync)", {"scope": "users", "run_id": ran["id"]})]

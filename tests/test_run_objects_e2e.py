@@ -102,14 +102,15 @@ def test_the_csv_download_holds_every_match_and_defuses_formulas(redis_server: A
         assert answer.headers["Content-Type"].startswith("text/csv")
         assert answer.headers["Content-Disposition"] == (
             f'attachment; filename="run-{run["id"]}.csv"')
-        table = list(csv.reader(io.StringIO(answer.text)))
+        assert answer.content.startswith(b"\xef\xbb\xbf")  # UTF-8 for spreadsheets
+        table = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
         assert table[0] == ["part", "outcome", "name", "object_id", "extension", "reason"]
         assert len(table) - 1 == run["objects_total"]
         row = next(r for r in table if r[3] == victim["id"])
         assert row[2] == "'" + store.users.items[victim["id"]]["displayName"]
         only = stack.http.get(f"{stack.web.url}/api/runs/{run['id']}/objects",
                               params={"format": "csv", "q": "hyperlink"}, timeout=30)
-        assert len(list(csv.reader(io.StringIO(only.text)))) == 2
+        assert len(list(csv.reader(io.StringIO(only.content.decode("utf-8-sig"))))) == 2
 
 
 def test_deletions_past_the_limit_are_listed_held(redis_server: Any) -> None:

@@ -42,19 +42,24 @@ def test_a_synced_user_signs_in_and_sets_their_own_presence_map(stack: Stack) ->
     enable_sso(stack, admin_group_ids=[group])
     number = stack.app.extensions["state"].user_links()[user["id"]].number
 
-    session, page = sign_in(stack, user["userPrincipalName"])
+    session, landing = sign_in(stack, user["userPrincipalName"])
+    page = session.get(f"{stack.web.url}/me", timeout=30)
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     saved = session.post(f"{stack.web.url}/me/presence", timeout=30, data={
         "csrf": csrf, "enabled": "1", "map.Busy": "business_trip"})
     as_admin = session.get(f"{stack.web.url}/api/status", timeout=30,
                            headers={"X-Requested-With": "fetch"})
 
+    assert landing.url == stack.web.url + ("/" if admin else "/me")  # admins: the console
     assert page.status_code == 200 and number in page.text
+    assert ("Open the admin console" in page.text) is admin
     assert saved.status_code == 200 and "Saved." in saved.text
     preference = stack.api("GET", f"/api/extensions/{number}/presence").json()
     assert preference["map"]["Busy"] == "business_trip" and preference["enabled"] is True
     shown = session.get(f"{stack.web.url}/me", timeout=30).text  # the page shows what was saved
     assert re.search(r'name="map\.Busy">.*?value="business_trip"\s+selected', shown, re.S)
+    # "no change" only where the map has no default, so that choosing it keeps what it says
+    assert shown.count('<option value="">no change</option>') == 1
     assert as_admin.status_code == (200 if admin else 401)
     assert session.get(f"{stack.web.url}/api/status", timeout=30).status_code == 401  # no header
 

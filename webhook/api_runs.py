@@ -88,6 +88,7 @@ def run_objects(run_id: str) -> tuple[Response, int]:
 
 def _csv(run_id: str, rows: Any) -> Response:
     out = io.StringIO()
+    out.write("\ufeff")  # a byte-order mark: spreadsheets then read the names as UTF-8
     writer = csv.writer(out)
     writer.writerow(FIELDS)
     for found in rows:

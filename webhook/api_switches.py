@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from core.engine.runs import Run
 from core.presence.plan import effective, map_errors
+from core.store.redis import RUNS_KEPT
 from webhook.api import body, error, ext, queue_run, situation
 from webhook.audit import audit
 from webhook.auth import admin_only
@@ -123,7 +124,7 @@ def extensions() -> Response:
     state = ext("state")
     preferences = state.presence_preferences()
     needle = request.args.get("q", "").strip().lower()
-    checked = _last_full_user_sync(state.runs(limit=50))
+    checked = _last_full_user_sync(state.runs(limit=RUNS_KEPT))
     shown = [{"number": link.number, "user_id": link.user_id, "name": link.label,
               "synced_at": checked,  # every link is checked by a full user sync
               "presence": effective(preferences.get(link.user_id))}

@@ -22,13 +22,15 @@ SECRET_NAMES = frozenset({"client_secret", "password", "user_password", "reg_pas
                           "token", "access_token", "refresh_token", "cache"})
 
 
-def audit(action: str, details: Mapping[str, Any], *, actor: str | None = None) -> None:
-    """Record one change made by this request (`actor` when it acts for someone earlier)."""
+def audit(action: str, details: Mapping[str, Any], *, actor: str | None = None,
+          source: str | None = None) -> None:
+    """Record one change made by this request (`actor` when it acts for someone earlier;
+    `actor` and `source` both given outside a request, by a command)."""
     state = current_app.extensions["state"]
     AuditLog(state.redis, state.keys).record({
         "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "actor": actor or acting(), "action": action, "details": _cleaned(details),
-        "source": address()})
+        "source": source or address()})
 
 
 def changed_fields(before: Any, after: Any, prefix: str = "") -> list[dict[str, Any]]:

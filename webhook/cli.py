@@ -3,6 +3,7 @@ the workers, with the stored credentials, a progress bar and a summary."""
 
 from __future__ import annotations
 
+import socket
 import sys
 from typing import Any
 
@@ -12,6 +13,7 @@ from tqdm import tqdm
 
 from core.engine.rules import refusal_of
 from core.engine.runs import COUNT_NAMES, Run
+from webhook.audit import audit
 from webhook.probe_cli import probe
 from workers import jobs
 from workers.runtime import Runtime
@@ -40,6 +42,9 @@ def sync(dry_run: bool, scope: str, allow_deletions: bool, wait: float) -> None:
         sys.exit(1)
     run = Run.new(scope, trigger="cli", dry_run=dry_run, allow_deletions=allow_deletions)
     rt.state.save_run(run)
+    if allow_deletions and not dry_run:
+        audit("deletions_allowed", {"scope": scope, "run_id": run.id},
+              actor="command line (flask sync)", source=socket.gethostname())
     bar: dict[str, Any] = {}
 
     def progress(phase: str, done: int, total: int) -> None:

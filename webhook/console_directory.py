@@ -89,7 +89,8 @@ def audit_page() -> Any:
     """Who changed what, newest first, filtered by action, `limit` entries at a time."""
     limit = request.args.get("limit", 0, type=int)
     if limit < 1:  # the page's own default, so that it knows whether more entries wait
-        return redirect(url_for(".audit_page", **(request.args.to_dict() | {"limit": 50})))
+        return redirect(url_for(".audit_page", action=request.args.get("action") or None,
+                                limit=50))
     status, data = api_answer("/api/audit")
     action = request.args.get("action", "")
     actions = dict(ACTIONS) | ({action: words_for(action)} if action else {})

@@ -106,7 +106,6 @@ def run_page(run_id: str) -> Response:
                   objects=found if found_code == 200 else None,
                   objects_problem=None if found_code == 200 else found, filters=filters,
                   outcomes=OUTCOMES, parts=SYNC_PARTS, live=record["state"] not in FINISHED,
-                  page_path=request.full_path.rstrip("?"),
                   csv_path=f"/runs/{run_id}/objects.csv" + _query(filters),
                   held=held_by_kind(record))
 

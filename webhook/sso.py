@@ -25,7 +25,7 @@ from core.connection import sign_in_for
 from core.errors import AuthError, ConfigError, SyncError
 from core.graph.auth import SignIn
 from core.pbx.password import RULE
-from core.presence.plan import AVAILABILITY, PBX_PRESENCE, effective, map_errors
+from core.presence.plan import AVAILABILITY, DEFAULT_MAP, PBX_PRESENCE, effective, map_errors
 from core.store.redis import StateStore
 from webhook import presence_auth
 from webhook.audit import audit
@@ -137,7 +137,7 @@ def _signed_in_as(flow: dict[str, Any], answer: dict[str, str]) -> Any:
         return page("Sign in", "Your account is disabled.", 403)
     start_session(user_id=user_id, name=claims.get("name") or link.label, number=link.number,
                   admin=now.admin, groups=groups)
-    return redirect("/me")
+    return redirect("/" if now.admin else "/me")  # an administrator came for the console
 
 
 @blueprint.get("/me")
@@ -152,6 +152,7 @@ def _me(user: dict[str, Any], status: int = 200, **results: str | bool) -> Respo
     """The user's page; `results` put a sentence beside the form it answers."""
     preference = effective(_state().presence_preference(user["id"]))
     return me_page(status, user=user, pref=preference, availabilities=AVAILABILITY,
+                   default_map=DEFAULT_MAP,
                    statuses=PBX_PRESENCE, csrf=csrf_token(), server=server_address(),
                    rule=RULE, **results)
 

@@ -153,9 +153,12 @@
   function patchOf(form) {
     if (!("json" in form.dataset)) { S.deriveMailboxes(form); return C.serialize(form); }
     const text = form.querySelector("textarea").value;
-    const patch = JSON.parse(text);
-    if (!isObject(patch)) throw new Error("the settings document is a JSON object");
-    return patch;
+    const whole = JSON.parse(text);
+    if (!isObject(whole)) throw new Error("the settings document is a JSON object");
+    // only the parts that changed: a paused part left as it was does not refuse the save
+    const patch = Object.fromEntries(Object.entries(whole)
+      .filter(([part, value]) => !same(value, S.current[part])));
+    return Object.keys(patch).length ? patch : whole;
   }
 
   async function submitPart(form) {
