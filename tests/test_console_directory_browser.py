@@ -207,3 +207,15 @@ def test_a_refused_presence_choice_is_shown_next_to_its_field(stack: Stack, driv
     assert "unknown PBX presence" in error
     assert invalid == "true"
     assert stack.api("GET", f"/api/extensions/{number}/presence").json() == before
+
+
+def test_many_extensions_come_in_pages(stack: Stack, driver: Any) -> None:
+    numbers = sorted(link.number for link in stack.app.extensions["state"].user_links().values())
+
+    driver.get(stack.web.url + "/extensions?limit=3")
+    first = [e.text for e in by_css(driver, "#directory-extensions .directory-num")]
+    by_css(driver, ".pager a.button")[0].click()
+    wait_until(driver, lambda d: "offset=3" in d.current_url, "the next page")
+    second = [e.text for e in by_css(driver, "#directory-extensions .directory-num")]
+
+    assert first + second == numbers[:6]

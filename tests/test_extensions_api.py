@@ -72,3 +72,14 @@ def test_q_finds_extensions_by_number_or_by_name(stack: Stack) -> None:
 
 def test_the_list_answers_only_the_admin(stack: Stack) -> None:
     assert requests.get(f"{stack.web.url}/api/extensions", timeout=10).status_code == 401
+
+
+def test_a_long_list_comes_in_pages(stack: Stack) -> None:
+    every = listed(stack)
+
+    first = stack.api("GET", "/api/extensions?limit=3").json()
+    second = stack.api("GET", "/api/extensions?limit=3&offset=3").json()
+
+    assert [e["number"] for e in first["extensions"] + second["extensions"]] == [
+        e["number"] for e in every[:6]]
+    assert first["matched"] == first["total"] == len(every) and first["limit"] == 3

@@ -120,17 +120,24 @@ def disconnect() -> tuple[Response, int]:
 @admin_only
 def extensions() -> Response:
     """The synced extensions by number, with their Entra user and presence choice; `?q=`
-    keeps those whose number or name holds it (case-insensitive)."""
+    keeps those whose number or name holds it (case-insensitive); `offset` and `limit` (at
+    most 1,000, 200 unless given) page through them."""
     state = ext("state")
-    preferences = state.presence_preferences()
+    links = state.user_links()
     needle = request.args.get("q", "").strip().lower()
+    offset = max(request.args.get("offset", 0, type=int) or 0, 0)
+    limit = min(max(request.args.get("limit", 200, type=int) or 200, 1), 1000)
+    matched = sorted((link for link in links.values()
+                      if needle in link.number.lower() or needle in link.label.lower()),
+                     key=lambda link: _by_number(link.number))
+    preferences = state.presence_preferences()
     checked = _last_full_user_sync(state.runs(limit=RUNS_KEPT))
     shown = [{"number": link.number, "user_id": link.user_id, "name": link.label,
               "synced_at": checked,  # every link is checked by a full user sync
               "presence": effective(preferences.get(link.user_id))}
-             for link in state.user_links().values()
-             if needle in link.number.lower() or needle in link.label.lower()]
-    return jsonify(extensions=sorted(shown, key=_by_number))
+             for link in matched[offset:offset + limit]]
+    return jsonify(extensions=shown, total=len(links), matched=len(matched), offset=offset,
+                   limit=limit)
 
 
 def _last_full_user_sync(runs: list[dict[str, Any]]) -> str | None:
@@ -143,8 +150,7 @@ def _last_full_user_sync(runs: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _by_number(entry: dict[str, Any]) -> tuple[int, int, str]:
-    number = str(entry["number"])
+def _by_number(number: str) -> tuple[int, int, str]:
     return (0, int(number), number) if number.isdigit() else (1, 0, number)
 
 

@@ -58,6 +58,7 @@ def extensions_page() -> Response:
     return render("console/extensions.html", "Extensions", presence_on=presence_on,
                   error=None if status == 200 else (data or {}).get("error"),
                   extensions=(data or {}).get("extensions", []), q=request.args.get("q", ""),
+                  page=data if status == 200 else {},
                   availabilities=AVAILABILITY, statuses=PBX_PRESENCE, default_map=DEFAULT_MAP)
 
 
