@@ -42,9 +42,15 @@ class StateStore:
     def user_links(self) -> dict[str, Link]:
         return self._links("users", Link)
 
+    def linked_user_ids(self) -> set[str]:
+        """The ids of the users `user_links()` has, without reading the links themselves."""
+        return {_text(k) for k in self.redis.hkeys(self.keys.links("users"))}
+
     def put_link(self, link: Link) -> None:
-        self.redis.hset(self.keys.links("users"), link.user_id, json.dumps(link.__dict__))
-        self.redis.hdel(self.keys.released_users(), link.user_id)
+        with self.redis.pipeline(transaction=False) as pipe:  # one round trip, not two
+            pipe.hset(self.keys.links("users"), link.user_id, json.dumps(link.__dict__))
+            pipe.hdel(self.keys.released_users(), link.user_id)
+            pipe.execute()
 
     def drop_link(self, user_id: str) -> None:
         self.redis.hdel(self.keys.links("users"), user_id)

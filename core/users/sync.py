@@ -124,7 +124,7 @@ class UserSync:
         rules = ctx.document["users"]
         if not held and not outcome.counts.get("failed"):
             ctx.store.set_delta_link(delta_name(rules), snapshot.next_link)  # else read again
-        synced = ctx.store.user_links()
+        synced = ctx.store.linked_user_ids()
         if snapshot.scope is None:
             return sum(1 for w in snapshot.desired.wanted if w.user_id in synced)
         return len(synced)
