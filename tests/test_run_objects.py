@@ -12,7 +12,7 @@ from core.engine.engine import Context, execute
 from core.engine.outcome import Outcome
 from core.engine.runs import Run
 from core.store.objects import RunObjects
-from core.store.redis import RUNS_KEPT
+from core.store.runs import RUNS_KEPT
 from core.store.stub import stub_store
 from core.sync_settings import defaults
 

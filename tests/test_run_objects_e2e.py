@@ -7,7 +7,8 @@ import csv
 import io
 from typing import Any
 
-from core.store.redis import RUNS_KEPT, StateStore
+from core.store.redis import StateStore
+from core.store.runs import RUNS_KEPT
 from sandbox.runner import Sandbox
 from tests.conftest import Control
 from tests.stack import Stack, started_stack

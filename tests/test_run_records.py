@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 from core.engine.runs import OBJECTS_KEPT, PartResult, Run
-from core.store.redis import RUNS_KEPT
+from core.store.runs import RUNS_KEPT
 from core.store.stub import stub_store
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.engine.runs import Run
-from core.store.redis import RUNS_KEPT
+from core.store.runs import RUNS_KEPT
 from core.store.stub import stub_store
 from core.sync_settings import SettingsInvalid, defaults, merge, validate_document
 

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 from core.engine.rows import FIELDS, OUTCOMES
 from core.engine.rules import SYNC_PARTS
 from core.engine.runs import STATES
-from core.store.redis import RUNS_KEPT
+from core.store.runs import RUNS_KEPT
 from webhook.api import brief, error, ext
 from webhook.auth import admin_only
 

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from core.engine.runs import Run
 from core.presence.plan import effective, map_errors
-from core.store.redis import RUNS_KEPT
+from core.store.runs import RUNS_KEPT
 from webhook.api import body, error, ext, queue_run, situation
 from webhook.audit import audit
 from webhook.auth import admin_only

@@ -1,5 +1,6 @@
 """The state store in Redis: links, pending creates, released objects, delta links, settings,
-the integration's switches and run history. Key names are in `core/store/keys.py`.
+the integration's switches, and (core/store/runs.py) run history. Key names are in
+`core/store/keys.py`.
 
 Lost state is told apart from state never written: `settings()` and `flags()` answer None
 when nothing is stored, and callers treat that as "not configured", never as the defaults.
@@ -13,20 +14,18 @@ from typing import Any
 import redis
 
 from core.contacts.records import BookLink, ContactLink
-from core.engine.runs import Run
 from core.groups.records import GroupLink
 from core.store.keys import Keys
 from core.store.objects import ProposedSettings, RunObjects
+from core.store.runs import RUN_TTL_SECONDS, RunHistory
 from core.sync_settings import defaults, validate_document
 from core.users.records import Link
 
-RUNS_KEPT = 200  # a run that falls off the newest 200 is deleted with it
-RUN_TTL_SECONDS = 90 * 24 * 3600  # only for a record whose listing was lost (a crash between)
 PARTS = ("users", "groups", "contacts", "presence")
 DEFAULT_FLAGS: dict[str, Any] = {"state": "enabled", "users_paused": False, "groups_paused": False}
 
 
-class StateStore:
+class StateStore(RunHistory):
     def __init__(self, client: redis.Redis, namespace: str = "eps") -> None:
         self.redis = client
         self.ns = namespace
@@ -249,52 +248,6 @@ class StateStore:
             current.pop("unconfirmed", None)
         self.redis.set(self.keys.integration(), json.dumps(current))
         return current
-
-    # runs --------------------------------------------------------------------------------
-    def save_run(self, run: Run | dict[str, Any]) -> None:
-        """Keep a run's record; a new run goes first in the history, and the records of the
-        runs it pushes past the newest `RUNS_KEPT` are deleted."""
-        record = run.to_dict() if isinstance(run, Run) else run
-        run_key, text = self.keys.run(record["id"]), json.dumps(record)
-        if not self.redis.set(run_key, text, ex=RUN_TTL_SECONDS, nx=True):
-            self.redis.set(run_key, text, ex=RUN_TTL_SECONDS)  # an update: listed already
-            return
-        pipe = self.redis.pipeline()  # MULTI: what is trimmed is exactly what is read
-        pipe.lpush(self.keys.runs(), record["id"])
-        pipe.lrange(self.keys.runs(), RUNS_KEPT, -1)
-        pipe.ltrim(self.keys.runs(), 0, RUNS_KEPT - 1)
-        dropped = {_text(i) for i in pipe.execute()[1]} - {record["id"]}
-        if dropped:  # with its per-object results and a preview's settings
-            self.redis.delete(*(key for i in dropped for key in (
-                self.keys.run(i), self.keys.run_objects(i), self.keys.run_document(i))))
-
-    def run(self, run_id: str) -> dict[str, Any] | None:
-        raw = self.redis.get(self.keys.run(run_id))
-        return json.loads(raw) if raw else None
-
-    def load_run(self, run_id: str) -> Run | None:
-        raw = self.run(run_id)
-        return Run.from_dict(raw) if raw else None
-
-    def mark_interrupted(self, at: str, *, keep: str | None = None, limit: int = 50) -> list[str]:
-        """Runs left `running` by a worker that died; called while holding the sync lock.
-
-        They end `failed` and `interrupted`: a redelivered message for one of them resumes it.
-        """
-        marked = []
-        for record in self.runs(limit=limit):
-            if record["state"] == "running" and record["id"] != keep:
-                record |= {"state": "failed", "finished_at": at, "interrupted": True,
-                           "error": "interrupted: the worker running it stopped",
-                           "summary": "Interrupted: the worker running it stopped; its changes "
-                                      "are synced by the next run."}
-                self.save_run(record)
-                marked.append(record["id"])
-        return marked
-
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        ids = [_text(i) for i in self.redis.lrange(self.keys.runs(), 0, limit - 1)]
-        return [r for r in (self.run(i) for i in ids) if r is not None]
 
 
 def _is_number(key: str) -> bool:
