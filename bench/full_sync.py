@@ -1,64 +1,53 @@
-"""Full user sync at scale against the sandbox, with real Redis.
+"""Full user sync at a realistic latency, against the sandbox, with real Redis.
 
-    .venv/bin/python bench/full_sync.py [--users 10000]
+    .venv/bin/python bench/full_sync.py --pbx-latency-ms 50 --graph-latency-ms 50 \
+        [--users 1000,10000] [--curve 1,2,4,8,16] [--cost-users 1000,10000,50000]
 
-Measures, in one run: a cold sync (every user becomes an extension), the baseline of just
-reading both sides (all users and deleted users from Graph; all extensions and the details
-of the linked ones from the PBX), and a no-op re-sync; requests by kind, wall and CPU time,
-and the bench process's peak RSS (the simulators run in their own process). Targets:
-one PBX write per created extension plus at most one lookup each; Graph reads of
-ceil(N/999) pages per listing; zero PBX writes on the no-op re-sync; no-op wall time at most
-1.5x the baseline read; peak RSS under 300 MB. Results go to docs/benchmarks.md.
+Every request to each simulator waits the given latency first (the sandbox's latency fault,
+`POST /_sandbox/faults` with status 200), and the simulators serve requests side by side. Each
+sync runs as the worker runs it, under the fenced sync lock (bench/rig.py). In one run, each
+cold sync on a fresh sandbox and a fresh Redis:
+
+1. Cold sync of each tenant size at the default PBX concurrency (4) and at 16, against the
+   sequential floor of that very sync: its PBX requests x the PBX latency + its Graph requests
+   that crossed the network x the Graph latency (a `$batch` counts once). Zero duplicate
+   extensions and zero failures, checked on the PBX simulator's end state.
+2. The no-op re-sync against a bare read of both sides (bench/bare_read.py), the same
+   requests with the same concurrency, in rounds taking turns: at the latency, and without.
+3. A concurrency curve (1, 2, 4, 8, 16) of the cold sync at the first size.
+4. Personal contacts of 1,000 mailboxes at the Graph latency, batched against one request per
+   mailbox (bench/contacts_read.py).
+5. Cost growth without latency (bench/sync_cost.py, a process per size): CPU per user and
+   the peak RSS of the sync process.
+
+About 13 minutes on 2 cores with the defaults. Results go to docs/benchmarks.md (section
+`full_sync`); `--json FILE` keeps the raw figures, `--render FILE` writes them again.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import resource
-import signal
+import os
+import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import redis
-import requests
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bare_read import bare_read  # noqa: E402
+from bench.contacts_read import contacts_read  # noqa: E402
+from bench.full_sync_report import render  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from core.clients import graph_client, pbx_client, sandbox_environment  # noqa: E402
-from core.config import Settings  # noqa: E402
-from core.engine.engine import run_here  # noqa: E402
-from core.store.redis import StateStore  # noqa: E402
-from core.users.directory import read_directory  # noqa: E402
-from core.users.sync import UserSync, read_pbx  # noqa: E402
-from sandbox.redis_server import RedisServer  # noqa: E402
+from bench.rig import Rig  # noqa: E402
+from core.users.directory import user_select  # noqa: E402
+from core.users.sync import UserSync  # noqa: E402
 
-PBX_WRITES = ("POST /openapi/v1.0/extension/create", "POST /openapi/v1.0/extension/update",
-              "GET /openapi/v1.0/extension/delete")
-
-
-class Counts:
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.session = requests.Session()
-        self.session.trust_env = False
-        self.graph = values["authority_host"]
-        self.pbx = values["pbx_base_url"]
-        self.ca = values["ca_bundle"]
-
-    def reset(self) -> None:
-        self.session.delete(f"{self.graph}/_sandbox/requests", verify=self.ca, timeout=30)
-        self.session.delete(f"{self.pbx}/_sandbox/requests", timeout=30)
-
-    def read(self) -> dict[str, int]:
-        graph = self.session.get(f"{self.graph}/_sandbox/requests", verify=self.ca, timeout=30)
-        pbx = self.session.get(f"{self.pbx}/_sandbox/requests", timeout=30)
-        return graph.json()["by_method_path"] | pbx.json()["by_method_path"]
+DEFAULT_WIDTH = 4
 
 
 def timed(work: Any) -> tuple[Any, float, float]:
@@ -67,94 +56,130 @@ def timed(work: Any) -> tuple[Any, float, float]:
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
+def cold_sync(rig: Rig, width: int, pbx_ms: int, graph_ms: int) -> dict[str, Any]:
+    """One cold sync at `width`, with its floor and the PBX's end state."""
+    rig.set_concurrency(width)
+    rig.latency(pbx_ms=pbx_ms, graph_ms=graph_ms)
+    rig.reset_counts()
+    others = rig.others_cpu()
+    run, wall, cpu = timed(lambda: rig.sync(UserSync()))
+    others = {k: v - others[k] for k, v in rig.others_cpu().items()}
+    counts = rig.counts()
+    rig.latency(pbx_ms=0, graph_ms=0)
+    return {"width": width, "wall": wall, "cpu": cpu, "others_cpu": others, "state": run["state"],
+            "counts": run["counts"], "pbx_requests": counts.pbx_total,
+            "graph_wire": counts.graph_wire, "pbx_writes": counts.pbx_writes,
+            "floor": counts.floor(pbx_ms, graph_ms), "end": rig.pbx_end_state()}
+
+
+def noop_against_bare(rig: Rig, width: int, pbx_ms: int, graph_ms: int,
+                      rounds: int) -> dict[str, Any]:
+    """No-op re-syncs and bare reads taking turns, `rounds` each, at the given latency."""
+    rig.latency(pbx_ms=pbx_ms, graph_ms=graph_ms)
+    select = user_select(rig.store.settings()["users"])
+    linked = {link.ext_id for link in rig.store.user_links().values()}
+    found: dict[str, Any] = {"noop": [], "bare": [], "noop_cpu": [], "bare_cpu": [],
+                             "writes": 0, "failed": 0}
+    for _ in range(rounds):
+        rig.reset_counts()
+        run, wall, cpu = timed(lambda: rig.sync(UserSync()))
+        noop_counts = rig.counts()
+        found["noop"].append(wall)
+        found["noop_cpu"].append(cpu)
+        found["writes"] += noop_counts.pbx_writes
+        found["failed"] += run["counts"]["failed"] + (run["state"] != "succeeded")
+        rig.reset_counts()
+        _, wall, cpu = timed(lambda: bare_read(rig.graph, rig.pbx, select=select, linked=linked,
+                                               width=width, ca_bundle=rig.values["ca_bundle"]))
+        bare_counts = rig.counts()
+        found["bare"].append(wall)
+        found["bare_cpu"].append(cpu)
+    rig.latency(pbx_ms=0, graph_ms=0)
+    found["ratios"] = sorted(n / b for n, b in zip(found["noop"], found["bare"], strict=True))
+    found["ratio"] = statistics.median(found["ratios"])
+    found["requests"] = {"noop": _requests(noop_counts), "bare": _requests(bare_counts)}
+    return found
+
+
+def _requests(counts: Any) -> dict[str, int]:
+    return {"graph": counts.graph_wire, "pbx": counts.pbx_total,
+            "query": counts.pbx_count("GET /openapi/v1.0/extension/query"),
+            "list": counts.pbx_count("GET /openapi/v1.0/extension/list"),
+            "users": counts.graph_count("GET /v1.0/users")}
+
+
+def tenant(users: int, widths: list[int], args: argparse.Namespace) -> dict[str, Any]:
+    """Cold syncs of one tenant size at each width; the no-op rounds after the default one."""
+    found: dict[str, Any] = {"users": users, "cold": {}}
+    for width in widths:
+        with Rig(users) as rig:
+            print(f"cold sync of {users} users at concurrency {width}", file=sys.stderr)
+            found["cold"][width] = cold_sync(rig, width, args.pbx_latency_ms,
+                                             args.graph_latency_ms)
+            if width == DEFAULT_WIDTH:
+                found["noop_latency"] = noop_against_bare(
+                    rig, width, args.pbx_latency_ms, args.graph_latency_ms, args.rounds)
+                found["noop_bare"] = noop_against_bare(rig, width, 0, 0, args.rounds)
+    return found
+
+
+def cost(users: int) -> dict[str, Any]:
+    print(f"cost of a sync of {users} users, in a process of its own", file=sys.stderr)
+    out = subprocess.run([sys.executable, "-m", "bench.sync_cost", "--users", str(users)],
+                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def numbers(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--pbx-latency-ms", type=int, default=50)
+    parser.add_argument("--graph-latency-ms", type=int, default=50)
+    parser.add_argument("--users", type=numbers, default=[1000, 10_000])
+    parser.add_argument("--curve", type=numbers, default=[1, 2, 4, 8, 16])
+    parser.add_argument("--cost-users", type=numbers, default=[1000, 10_000, 50_000])
+    parser.add_argument("--mailboxes", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5, help="no-op and bare read, each")
     parser.add_argument("--no-write", action="store_true", help="print, do not update the doc")
+    parser.add_argument("--json", type=Path, help="also keep the raw results in this file")
+    parser.add_argument("--render", type=Path, help="render the raw results of an earlier run")
     args = parser.parse_args()
-    server = RedisServer()
-    sandbox = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--seed", str(args.users), "--pbx-capacity",
-         str(args.users * 2), "--duplicate-rate", "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert sandbox.stdout is not None
-        values = json.loads(sandbox.stdout.readline())
-        settings = Settings.from_env(sandbox_environment(values) | {
-            "SECRET_KEY": "bench-full-sync-key-Wm6Qz1Xk8Nr3Lt5Vd9Hs", "REDIS_URL": server.url})
-        graph, pbx = graph_client(settings), pbx_client(settings)
-        state = StateStore(redis.Redis.from_url(server.url))
-        counts = Counts(values)
-        rules = state.settings()["users"]
+    if args.render:
+        return publish(json.loads(args.render.read_text()), write=not args.no_write)
+    started = time.perf_counter()
+    results: dict[str, Any] = {"args": {k: str(v) if isinstance(v, Path) else v
+                                        for k, v in vars(args).items()},
+                               "tenants": [], "load": []}
 
-        counts.reset()
-        cold, cold_wall, cold_cpu = timed(lambda: run_here(
-            [UserSync()], graph=graph, pbx=pbx, store=state))
-        cold_counts = counts.read()
+    def load() -> None:  # how busy the machine was, at the start of each part
+        results["load"].append(round(os.getloadavg()[0], 2))
 
-        def read_both() -> None:
-            read_directory(graph, rules)
-            read_pbx(pbx, [link.ext_id for link in state.user_links().values()], set())
+    for index, users in enumerate(args.users):
+        load()
+        widths = args.curve if index == 0 else sorted({DEFAULT_WIDTH, 16})
+        results["tenants"].append(tenant(users, widths, args))
+    load()
+    print(f"contacts of {args.mailboxes} mailboxes", file=sys.stderr)
+    results["contacts"] = contacts_read(args.mailboxes, args.graph_latency_ms)
+    results["cost"] = []
+    for users in args.cost_users:
+        load()
+        results["cost"].append(cost(users))
+    load()
+    results["runtime"] = time.perf_counter() - started
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+    return publish(results, write=not args.no_write)
 
-        counts.reset()
-        _, base_wall, base_cpu = timed(read_both)
-        base_counts = counts.read()
 
-        counts.reset()
-        noop, noop_wall, noop_cpu = timed(lambda: run_here(
-            [UserSync()], graph=graph, pbx=pbx, store=state))
-        noop_counts = counts.read()
-        peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        pbx.token_source.close()
-    finally:
-        sandbox.send_signal(signal.SIGTERM)
-        sandbox.wait(timeout=60)
-        server.stop()
-
-    created = cold["counts"]["created"]
-    users_in_tenant = args.users
-    pages = math.ceil(users_in_tenant / 999)
-
-    def pbx_writes(c: dict[str, int]) -> int:
-        return sum(c.get(k, 0) for k in PBX_WRITES)
-
-    lookups = (cold_counts.get("GET /openapi/v1.0/extension/list", 0)
-               + cold_counts.get("GET /openapi/v1.0/extension/search", 0)
-               + cold_counts.get("GET /openapi/v1.0/extension/query", 0))
-    rows = [
-        ("Cold sync: extensions created", f"{created}", ""),
-        ("Cold sync: PBX writes", f"{pbx_writes(cold_counts)}",
-         f"target {created} (one per created extension)"),
-        ("Cold sync: PBX lookups (list/search/query pages)", f"{lookups}",
-         f"target at most {created}"),
-        ("Cold sync: Graph `GET /users` pages", f"{cold_counts.get('GET /v1.0/users', 0)}",
-         f"target ceil({users_in_tenant}/999) = {pages}"),
-        ("Cold sync: wall time", f"{cold_wall:.1f} s", ""),
-        ("Cold sync: CPU time of the sync process per user",
-         f"{cold_cpu / max(created, 1) * 1000:.2f} ms", f"{cold_cpu:.1f} s in all"),
-        ("Baseline: read both sides, wall time", f"{base_wall:.2f} s",
-         f"{sum(base_counts.values())} requests"),
-        ("No-op re-sync: wall time", f"{noop_wall:.2f} s",
-         f"{noop_wall / base_wall:.2f}x the baseline (target at most 1.5x)"),
-        ("No-op re-sync: PBX writes", f"{pbx_writes(noop_counts)}", "target 0"),
-        ("No-op re-sync: requests", f"{sum(noop_counts.values())}",
-         f"Graph users pages {noop_counts.get('GET /v1.0/users', 0)}, PBX list pages "
-         f"{noop_counts.get('GET /openapi/v1.0/extension/list', 0)}, PBX detail queries "
-         f"{noop_counts.get('GET /openapi/v1.0/extension/query', 0)}"),
-        ("Peak RSS of the sync process", f"{peak_rss_mb:.0f} MB", "target under 300 MB"),
-        ("CPU time, no-op re-sync", f"{noop_cpu:.2f} s", f"baseline read {base_cpu:.2f} s"),
-    ]
-    table = "| measure | value | note |\n|---|---|---|\n" + "\n".join(
-        f"| {a} | {b} | {c} |" for a, b, c in rows)
-    body = (f"Tenant of {users_in_tenant} seeded users (`python -m sandbox --seed "
-            f"{users_in_tenant}`), default user-sync settings (all users; disabled and deleted "
-            f"accounts not synced), real `redis-server`. Cold summary: {cold['summary']}\n\n"
-            f"{table}\n")
+def publish(results: dict[str, Any], *, write: bool) -> int:
+    body, ok = render(results)
     print(body)
-    if not args.no_write:
+    if write:
         write_section("full_sync", body)
-    ok = (pbx_writes(noop_counts) == 0 and noop_wall <= 1.5 * base_wall and peak_rss_mb < 300
-          and pbx_writes(cold_counts) == created and lookups <= created
-          and noop["state"] == "succeeded")
     return 0 if ok else 1
 
 
