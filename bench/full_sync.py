@@ -27,6 +27,7 @@ About 13 minutes on 2 cores with the defaults. Results go to docs/benchmarks.md 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import statistics
@@ -125,9 +126,11 @@ def tenant(users: int, widths: list[int], args: argparse.Namespace) -> dict[str,
 
 def cost(users: int) -> dict[str, Any]:
     print(f"cost of a sync of {users} users, in a process of its own", file=sys.stderr)
-    out = subprocess.run([sys.executable, "-m", "bench.sync_cost", "--users", str(users)],
-                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    done = subprocess.run([sys.executable, "-m", "bench.sync_cost", "--users", str(users)],
+                          cwd=ROOT, check=True, capture_output=True, text=True)
+    found = dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    found["stderr_tail"] = done.stderr[-3000:]  # what the sync logged: a failed run says why
+    return found
 
 
 def numbers(text: str) -> list[int]:
@@ -150,9 +153,9 @@ def main() -> int:
     if args.render:
         return publish(json.loads(args.render.read_text()), write=not args.no_write)
     started = time.perf_counter()
-    results: dict[str, Any] = {"args": {k: str(v) if isinstance(v, Path) else v
-                                        for k, v in vars(args).items()},
-                               "tenants": [], "load": []}
+    results: dict[str, Any] = {
+        "started_at": dt.datetime.now(dt.UTC).isoformat(), "tenants": [], "load": [],
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
 
     def load() -> None:  # how busy the machine was, at the start of each part
         results["load"].append(round(os.getloadavg()[0], 2))
@@ -179,7 +182,9 @@ def publish(results: dict[str, Any], *, write: bool) -> int:
     body, ok = render(results)
     print(body)
     if write:
-        write_section("full_sync", body)
+        started = results.get("started_at")
+        write_section("full_sync", body,
+                      started=dt.datetime.fromisoformat(started) if started else None)
     return 0 if ok else 1
 
 

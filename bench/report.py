@@ -28,10 +28,11 @@ def machine() -> str:
             f"{platform.system()} {platform.release()}")
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace (or add) the section of bench `name` in docs/benchmarks.md."""
+def write_section(name: str, body: str, *, started: dt.datetime | None = None) -> None:
+    """Replace (or add) the section of bench `name` in docs/benchmarks.md; `started` is when
+    the run began (else now)."""
     text = DOC.read_text() if DOC.exists() else HEADER
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = (started or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
     section = (f"<!-- {name}:start -->\n## `bench/{name}.py`\n\nRun {stamp} on {machine()}.\n\n"
                f"{body.strip()}\n<!-- {name}:end -->")
     pattern = re.compile(rf"<!-- {name}:start -->.*?<!-- {name}:end -->", re.S)

@@ -71,6 +71,7 @@ def main() -> int:
             run = rig.sync(UserSync())
             runs.append({"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
                          "gc_s": collector.seconds, "state": run["state"],
+                         "error": run.get("error"), "summary": run.get("summary"),
                          "counts": run["counts"], "pbx_writes": rig.counts().pbx_writes,
                          "peak_rss_mb": peak_rss_mb()})
         found["cold"] = runs[0]

@@ -21,6 +21,7 @@ Results go to docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import http.client
 import json
 import multiprocessing
@@ -200,6 +201,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    started = dt.datetime.now(dt.UTC)
     server = RedisServer()
     processes: list[subprocess.Popen[Any]] = []
     try:
@@ -325,7 +327,7 @@ def main() -> int:
             "endpoints taking turns, and the median reported.\n\n" + table + "\n")
     print(text)
     if not args.no_write:
-        write_section("webhook_load", text)
+        write_section("webhook_load", text, started=started)
     return 0 if near_floor >= 0.9 and hook_p99 < 50 and p95 < 3 else 1
 
 
