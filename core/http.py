@@ -6,13 +6,18 @@ up to `attempts` times in all, waiting what `Retry-After` says (fractions too, a
 slept through in-process: the `ThrottledError` carries it to the caller, whose job can be
 rescheduled instead. A request that may have reached the server (read timeout on a POST) is
 never sent twice.
+
+Paged reads ask for their next page while the caller works on the one before (`read_ahead`):
+one request in flight at a time, as before, with the caller's processing hidden behind it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import requests
 import tenacity
@@ -22,6 +27,7 @@ from core.errors import ThrottledError, TransportError
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 USER_AGENT = "entra-pbx-sync/0.1"
+P = TypeVar("P")
 
 
 def new_session(ca_bundle: str | None = None) -> requests.Session:
@@ -40,6 +46,24 @@ def retry_after_seconds(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def read_ahead(first: P, following: Callable[[P], Callable[[], P] | None]) -> Iterator[P]:
+    """`first` and the pages after it, in order; `following(page)` is how to read the page
+    after `page` (None after the last). Each next page is read on a thread of its own, in the
+    caller's context, while the caller handles the one before: still one request at a time.
+    A read that fails raises where its page would have been yielded; a caller that stops
+    early waits for the one read in flight, whose page is dropped."""
+    page = first
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="page") as pool:
+        while True:
+            read_next = following(page)
+            upcoming = (pool.submit(contextvars.copy_context().run, read_next)
+                        if read_next is not None else None)
+            yield page
+            if upcoming is None:
+                return
+            page = upcoming.result()
 
 
 class Transport:

@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 from core.errors import GraphError
 from core.graph.batch import BATCH_LIMIT, Read, Result, read_batched, read_one_by_one
 from core.graph.records import graph_error
-from core.http import Transport
+from core.http import Transport, read_ahead
 
 T = TypeVar("T")
 PAGE_SIZE = 999
@@ -59,12 +59,14 @@ class GraphSession:
 
     def pages(self, path: str, *, params: dict[str, Any] | None = None,
               headers: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
-        """Every page of a collection, following each nextLink as given."""
-        body = self.request("GET", path, params=params, headers=headers)
-        yield body
-        while body.get("@odata.nextLink"):
-            body = self.request("GET", body["@odata.nextLink"], headers=headers)
-            yield body
+        """Every page of a collection, following each nextLink as given; the next page is
+        read while the caller handles the one before (`read_ahead`)."""
+
+        def following(body: dict[str, Any]) -> Callable[[], Any] | None:
+            link = body.get("@odata.nextLink")
+            return (lambda: self.request("GET", link, headers=headers)) if link else None
+
+        return read_ahead(self.request("GET", path, params=params, headers=headers), following)
 
     def items(self, path: str, *, params: dict[str, Any] | None = None,
               headers: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:

@@ -12,8 +12,8 @@ every 5xx or timeout, retried or not) is reported to the `AdaptiveLimit` governi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import requests
 import tenacity
@@ -21,7 +21,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 from requests.adapters import HTTPAdapter
 
 from core.errors import PbxDuplicateError, PbxError, PbxLimitError, PbxNotFoundError
-from core.http import Transport
+from core.http import Transport, read_ahead
 from core.pbx import concurrency
 from core.pbx.auth import PbxTokenSource
 from core.pbx.concurrency import AdaptiveLimit, run_bounded
@@ -71,6 +71,13 @@ class _ExtensionSchema(Schema):
 
 
 _EXTENSION = _ExtensionSchema()
+
+
+class _Page(NamedTuple):
+    number: int
+    seen: int  # rows read up to and with this page
+    total: int  # the answer's `total_number`
+    rows: list[dict[str, Any]]
 
 
 class PbxClient:
@@ -127,22 +134,27 @@ class PbxClient:
         return dict(answer)
 
     def rows(self, endpoint: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-        """Every row of a list or search endpoint, page by page."""
-        page, seen = 1, 0
-        while True:
+        """Every row of a list or search endpoint, page by page until `total_number` rows
+        have come; the next page is read while the caller handles the one before."""
+
+        def read(page: int, seen: int) -> _Page:
             answer = self.call("GET", endpoint, params={**(params or {}), "page": page,
                                                         "page_size": self.page_size})
             data = answer.get("data") or []
-            yield from data
-            seen += len(data)
-            if not data or seen >= int(answer.get("total_number", 0)):
-                return
-            page += 1
+            return _Page(page, seen + len(data), int(answer.get("total_number", 0)), data)
+
+        def following(last: _Page) -> Callable[[], _Page] | None:
+            if not last.rows or last.seen >= last.total:
+                return None
+            return lambda: read(last.number + 1, last.seen)
+
+        for page in read_ahead(read(1, 0), following):
+            yield from page.rows
 
     # extensions --------------------------------------------------------------------------
     def extensions(self) -> Iterator[Extension]:
         for row in self.rows("extension/list", {"sort_by": "id", "order_by": "asc"}):
-            yield _parse(row)
+            yield parse_extension(row)
 
     def extension_details(self, ids: list[int], *,
                           limit: AdaptiveLimit | None = None) -> list[Extension]:
@@ -151,18 +163,18 @@ class PbxClient:
 
         def query(chunk: list[int]) -> list[Extension]:
             answer = self.call("GET", "extension/query", params={"ids": ",".join(map(str, chunk))})
-            return [_parse(row) for row in answer.get("data") or []]
+            return [parse_extension(row) for row in answer.get("data") or []]
 
         return [ext for found in run_bounded(chunks, query, limit or AdaptiveLimit(1))
                 for ext in found]
 
     def get_extension(self, extension_id: int) -> Extension:
-        return _parse(self.call("GET", "extension/get", params={"id": extension_id})["data"])
+        return parse_extension(self.call("GET", "extension/get", params={"id": extension_id})["data"])
 
     def find_extension(self, number: str) -> Extension | None:
         for row in self.rows("extension/search", {"search_value": number}):
             if row.get("number") == number:
-                return _parse(row)
+                return parse_extension(row)
         return None
 
     def create_extension(self, fields: dict[str, Any], *, resolve_id: bool = True) -> int | None:
@@ -282,10 +294,33 @@ def _members(member_ids: list[int]) -> list[dict[str, Any]]:
     return [{"ext_id": ext_id, "user_type": "user"} for ext_id in member_ids]
 
 
-def _parse(row: dict[str, Any]) -> Extension:
+_EXTENSION_TEXTS = ("caller_id_name", "email_addr", "mobile_number", "presence_status",
+                    "first_name", "last_name", "title")
+
+
+def parse_extension(row: dict[str, Any]) -> Extension:
+    plain = _plain_extension(row)
+    if plain is not None:
+        return plain
     try:
         return _EXTENSION.load(row)
     except ValidationError as exc:
         raise PbxError("GET", "(response body)", {"errcode": -2, "errmsg":
                                                   f"unexpected extension shape: {exc.messages}"},
                        "") from None
+
+
+def _plain_extension(row: Any) -> Extension | None:
+    """The extension `_ExtensionSchema` would load from `row`, when its id is a JSON integer and
+    its number and other texts are JSON strings (or absent); else None, and the schema decides.
+    The PBX's answers are plain, and a sync reads two rows for each of tens of thousands of
+    extensions: this is the fast way to the same record."""
+    if type(row) is not dict or type(row.get("id")) is not int or type(row.get("number")) is not str:
+        return None
+    texts = {}
+    for name in _EXTENSION_TEXTS:
+        value = row.get(name, "")
+        if type(value) is not str:
+            return None
+        texts[name] = value
+    return Extension(id=row["id"], number=row["number"], **texts)

@@ -14,6 +14,7 @@ slowdowns are one burst, and halve it once, not once each.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -88,19 +89,21 @@ class AdaptiveLimit:
             return {"start": self.ceiling, "min": self.lowest, "end": self.width}
 
 
-_governing = threading.local()  # the Slot of the work running on this thread, if any
+# the Slot of the work running in this context, if any (a context, not a thread: a page read
+# ahead on a thread of its own is still governed by the work that asked for it)
+_governing: contextvars.ContextVar[Slot | None] = contextvars.ContextVar("governing", default=None)
 
 
 def report_success() -> None:
     """The PBX answered a request of this thread's work normally."""
-    slot: Slot | None = getattr(_governing, "slot", None)
+    slot = _governing.get()
     if slot is not None:
         slot.limit.on_success()
 
 
 def report_slowdown() -> None:
     """The PBX asked a request of this thread's work to slow down (5xx, timeout, busy)."""
-    slot: Slot | None = getattr(_governing, "slot", None)
+    slot = _governing.get()
     if slot is not None:
         slot.limit.on_slowdown(slot)
 
@@ -134,12 +137,11 @@ def run_bounded(items: Sequence[T], work: Callable[[T], R], limit: AdaptiveLimit
 
 
 def _governed(work: Callable[[T], R], item: T, slot: Slot) -> R:
-    outer = getattr(_governing, "slot", None)
-    _governing.slot = slot
+    governed = _governing.set(slot)
     try:
         return work(item)
     finally:
-        _governing.slot = outer
+        _governing.reset(governed)
         slot.limit.release(slot)
 
 

@@ -8,10 +8,12 @@ expired, or when the range is a set of groups (membership is not in the users de
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +23,7 @@ from core.errors import DeltaExpiredError
 from core.graph.client import GraphClient
 from core.pbx.client import PbxClient
 from core.pbx.concurrency import DEFAULT_WIDTH, AdaptiveLimit
+from core.pbx.records import Extension
 from core.store.redis import StateStore
 from core.sync_settings import pbx_concurrency
 from core.users.apply import apply
@@ -46,10 +49,10 @@ log = logging.getLogger("pbx")
 
 
 def read_pbx(pbx: PbxClient, linked_ids: Iterable[int], emails: set[str], *,
-             width: int = DEFAULT_WIDTH) -> PbxView:
-    """Every extension; full detail for those linked or whose email a user has, read up to
-    `width` calls of 100 at once."""
-    basic = {e.id: e for e in pbx.extensions()}
+             width: int = DEFAULT_WIDTH, listed: Iterable[Extension] | None = None) -> PbxView:
+    """Every extension (`listed`, when they have been listed already); full detail for those
+    linked or whose email a user has, read up to `width` calls of 100 at once."""
+    basic = {e.id: e for e in (pbx.extensions() if listed is None else listed)}
     wanted = sorted({i for i in linked_ids if i in basic}
                     | {e.id for e in basic.values() if e.email_addr.lower() in emails})
     limit = AdaptiveLimit(width)
@@ -83,12 +86,16 @@ class UserSync:
         rules = ctx.document["users"]
         directory, scope, next_link = _read_directory(ctx.graph, ctx.store, rules,
                                                       ctx.incremental)
-        desired = desired_state(directory, rules)
-        links = ctx.store.user_links()
-        emails = {w.owned.email_addr.lower() for w in desired.wanted if w.owned.email_addr}
         ctx.progress("reading the PBX", 0, 0)
+        # the PBX's extensions are listed while the desired state is worked out
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pbx-list") as pool:
+            listing = pool.submit(contextvars.copy_context().run, list, ctx.pbx.extensions())
+            desired = desired_state(directory, rules)
+            links = ctx.store.user_links()
+            emails = {w.owned.email_addr.lower() for w in desired.wanted if w.owned.email_addr}
+            listed = listing.result()
         view = read_pbx(ctx.pbx, (link.ext_id for link in links.values()), emails,
-                        width=pbx_concurrency(ctx.document))
+                        width=pbx_concurrency(ctx.document), listed=listed)
         return Snapshot(desired, view, links, scope, next_link)
 
     def plan(self, snapshot: Snapshot, ctx: Context) -> tuple[Operation, ...]:
