@@ -44,7 +44,7 @@ from webhook import (
 )
 from webhook.limits import Limiter
 from webhook.metrics import Metrics
-from webhook.sessions import Sessions
+from webhook.sessions import NoCookieSession, Sessions
 from workers.broker import make_broker
 
 MAX_BODY = 1024 * 1024
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     app.config.update(SECRET_KEY=settings.signing_key,
                       SECRET_KEY_FALLBACKS=list(settings.signing_key_fallbacks),
                       MAX_CONTENT_LENGTH=MAX_BODY)
+    app.session_interface = NoCookieSession()  # sessions live in Redis, not in a cookie
     # security headers on every answer; a JSON endpoint's body is one JSON object, or 400
     hardening.install(app, https=(settings.public_base_url or "").startswith("https://"))
     labels.install(app)  # the Teams and extension status words, in every template

@@ -14,6 +14,8 @@ import secrets
 from typing import Any
 
 import redis
+from flask import Flask, Request, Response
+from flask.sessions import NullSession, SessionInterface
 
 from core.store.keys import Keys
 
@@ -62,3 +64,16 @@ class Sessions:
 
     def _epoch(self) -> int:
         return int(self.redis.get(self.keys.sessions_epoch()) or 0)
+
+
+class NoCookieSession(SessionInterface):
+    """Flask's own cookie session, switched off: this app keeps its sessions in Redis (above),
+    and Flask would otherwise build a signing serializer for every request, Graph's
+    notifications included. A view that wrote to `flask.session` would fail loudly."""
+
+    def open_session(self, app: Flask, request: Request) -> NullSession:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
+
