@@ -45,14 +45,16 @@ def nested(depth: int) -> str:
 @example('{"a": 1e308, "b": 1e309}')
 @example('{"a": "\\ud83d\\ude00"}')
 @example('{"a": "\\ud800"}')
+@example('{"a": "\\uDC00", "b": "\\u00e9"}')
 @example(nested(MAX_DEPTH))
 @example(nested(MAX_DEPTH + 1))
 @example("[" * 5000 + "]" * 5000)
 def test_both_ways_read_or_refuse_alike(text: str) -> None:
-    quick, careful = outcome(parse, text), outcome(parse_carefully, text)
-    if careful[0] == "read" and careful[1] != careful[1]:  # a NaN never equals itself
-        pytest.fail("the careful way read a NaN")
-    assert quick == careful
+    for raw in (text, text.encode("utf-8", "surrogatepass")):  # as sent, and as a str
+        quick, careful = outcome(parse, raw), outcome(parse_carefully, raw)
+        if careful[0] == "read" and careful[1] != careful[1]:  # a NaN never equals itself
+            pytest.fail("the careful way read a NaN")
+        assert quick == careful
 
 
 def test_bytes_are_utf_8_and_a_bad_byte_is_refused() -> None:
