@@ -9,6 +9,7 @@ when nothing is stored, and callers treat that as "not configured", never as the
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import redis
@@ -46,10 +47,19 @@ class StateStore(RunHistory):
         return {_text(k) for k in self.redis.hkeys(self.keys.links("users"))}
 
     def put_link(self, link: Link) -> None:
-        with self.redis.pipeline(transaction=False) as pipe:  # one round trip, not two
-            pipe.hset(self.keys.links("users"), link.user_id, json.dumps(link.__dict__))
-            pipe.hdel(self.keys.released_users(), link.user_id)
-            pipe.execute()
+        """Link a user to its extension; a release or a pending create of the user is over."""
+        self.put_links([link])
+
+    def put_links(self, links: Iterable[Link], *, chunk: int = 1000) -> None:
+        """`put_link` for many, `chunk` to a round trip."""
+        batch = list(links)
+        for start in range(0, len(batch), chunk):
+            with self.redis.pipeline(transaction=False) as pipe:
+                for link in batch[start : start + chunk]:
+                    pipe.hset(self.keys.links("users"), link.user_id, json.dumps(link.__dict__))
+                    pipe.hdel(self.keys.released_users(), link.user_id)
+                    pipe.hdel(self.keys.pending_users(), link.user_id)
+                pipe.execute()
 
     def drop_link(self, user_id: str) -> None:
         self.redis.hdel(self.keys.links("users"), user_id)

@@ -42,6 +42,7 @@ log = logging.getLogger("pbx")
 
 class LinkBook(Protocol):
     def put_link(self, link: Link) -> None: ...
+    def put_links(self, links: Iterable[Link]) -> None: ...
     def drop_link(self, user_id: str) -> None: ...
     def mark_pending(self, user_id: str, number: str) -> None: ...
     def clear_pending(self, user_id: str) -> None: ...
@@ -183,8 +184,7 @@ def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: s
             pbx.update_extension(op.ext_id, dict(op.changes))
         if op.replaces_user:
             book.drop_link(op.replaces_user)
-        book.put_link(Link(op.user_id, op.ext_id, op.number, op.label))
-        book.clear_pending(op.user_id)
+        book.put_link(Link(op.user_id, op.ext_id, op.number, op.label))  # clears its pending mark
         outcome.counts["linked"] += 1
     elif isinstance(op, Create):
         fields = new_extension_fields(op) | placement.fields(op)
@@ -200,8 +200,7 @@ def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: s
 
 
 def _link_created(book: LinkBook, outcome: Outcome, op: Create, ext_id: int) -> None:
-    book.put_link(Link(op.user_id, ext_id, op.number, op.label))
-    book.clear_pending(op.user_id)
+    book.put_link(Link(op.user_id, ext_id, op.number, op.label))  # clears its pending mark
     outcome.created_ids.append(ext_id)
 
 
@@ -216,10 +215,11 @@ def _resolve_created(pbx: PbxClient, book: LinkBook, outcome: Outcome) -> None:
         for op in outcome.unresolved:
             outcome.fail(op, f"created, but not linked yet (the next run links it): {exc}")
         return
+    found = [op for op in outcome.unresolved if op.number in ids]
+    book.put_links(Link(op.user_id, ids[op.number], op.number, op.label) for op in found)
+    outcome.created_ids.extend(ids[op.number] for op in found)
     for op in outcome.unresolved:
-        if op.number in ids:
-            _link_created(book, outcome, op, ids[op.number])
-        else:
+        if op.number not in ids:
             outcome.fail(op, f"created, but extension {op.number} is not on the PBX")
 
 
