@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 import tests.hypothesis_profiles  # noqa: F401  (registers and loads the profiles)
 from core.errors import PbxError
 from core.graph.records import UserSchema, parse_user
-from core.pbx.client import _ExtensionSchema, parse_extension
+from core.pbx.records import ExtensionSchema, parse_extension
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False),
                     st.text(max_size=4), st.sampled_from(["1001", "Member", "Guest", "", "x@y"]))
@@ -67,7 +67,7 @@ def test_a_user_parses_the_same_either_way(raw: dict[str, Any]) -> None:
 @example({"id": 12, "number": "1001", "email_addr": None})
 def test_an_extension_parses_the_same_either_way(row: dict[str, Any]) -> None:
     try:
-        expected = _ExtensionSchema().load(row)
+        expected = ExtensionSchema().load(row)
     except ValidationError:
         with pytest.raises(PbxError, match="unexpected extension shape"):
             parse_extension(row)

@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 
 import requests
 import tenacity
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load
 from requests.adapters import HTTPAdapter
 
 from core.errors import PbxDuplicateError, PbxError, PbxLimitError, PbxNotFoundError
@@ -25,7 +24,7 @@ from core.http import Transport, read_ahead
 from core.pbx import concurrency
 from core.pbx.auth import PbxTokenSource
 from core.pbx.concurrency import AdaptiveLimit, run_bounded
-from core.pbx.records import Extension, ExtensionGroup, Organization
+from core.pbx.records import Extension, ExtensionGroup, Organization, parse_extension
 
 API = "openapi/v1.0"
 PAGE_SIZE = 1000
@@ -51,26 +50,6 @@ class _ReportingAdapter(HTTPAdapter):
         return response
 
 
-class _ExtensionSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.Integer(required=True)
-    number = fields.String(required=True)
-    caller_id_name = fields.String(load_default="")
-    email_addr = fields.String(load_default="")
-    mobile_number = fields.String(load_default="")
-    presence_status = fields.String(load_default="")
-    first_name = fields.String(load_default="")
-    last_name = fields.String(load_default="")
-    title = fields.String(load_default="")
-
-    @post_load
-    def build(self, data: dict[str, Any], **_: Any) -> Extension:
-        return Extension(**data)
-
-
-_EXTENSION = _ExtensionSchema()
 
 
 class _Page(NamedTuple):
@@ -292,35 +271,3 @@ class PbxClient:
 
 def _members(member_ids: list[int]) -> list[dict[str, Any]]:
     return [{"ext_id": ext_id, "user_type": "user"} for ext_id in member_ids]
-
-
-_EXTENSION_TEXTS = ("caller_id_name", "email_addr", "mobile_number", "presence_status",
-                    "first_name", "last_name", "title")
-
-
-def parse_extension(row: dict[str, Any]) -> Extension:
-    plain = _plain_extension(row)
-    if plain is not None:
-        return plain
-    try:
-        return _EXTENSION.load(row)
-    except ValidationError as exc:
-        raise PbxError("GET", "(response body)", {"errcode": -2, "errmsg":
-                                                  f"unexpected extension shape: {exc.messages}"},
-                       "") from None
-
-
-def _plain_extension(row: Any) -> Extension | None:
-    """The extension `_ExtensionSchema` would load from `row`, when its id is a JSON integer and
-    its number and other texts are JSON strings (or absent); else None, and the schema decides.
-    The PBX's answers are plain, and a sync reads two rows for each of tens of thousands of
-    extensions: this is the fast way to the same record."""
-    if type(row) is not dict or type(row.get("id")) is not int or type(row.get("number")) is not str:
-        return None
-    texts = {}
-    for name in _EXTENSION_TEXTS:
-        value = row.get(name, "")
-        if type(value) is not str:
-            return None
-        texts[name] = value
-    return Extension(id=row["id"], number=row["number"], **texts)
