@@ -91,6 +91,28 @@ def test_bad_input_is_a_4xx_and_enqueues_nothing(client: FlaskClient, broker: St
     assert messages(broker) == []
 
 
+def test_a_body_shorter_than_its_stated_length_is_refused(client: FlaskClient,
+                                                          broker: StubBroker) -> None:
+    body = json.dumps({"value": [item()]}).encode()
+
+    answer = client.post("/graph/notifications", data=body, content_type="application/json",
+                         environ_overrides={"CONTENT_LENGTH": str(len(body) + 10)})
+
+    assert answer.status_code == 400
+    assert messages(broker) == []
+
+
+def test_a_body_of_unstated_length_from_a_server_that_ends_it_is_read(
+        client: FlaskClient, broker: StubBroker) -> None:
+    body = json.dumps({"value": [item()]}).encode()  # chunked, as gunicorn hands it over
+
+    answer = client.post("/graph/notifications", data=body, content_type="application/json",
+                         environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
+
+    assert answer.status_code == 202
+    assert [i["id"] for i in messages(broker)[0]["args"][0]] == ["n1"]
+
+
 @pytest.mark.parametrize(("body", "problem"), [
     ({"value": [item(), "x"]}, "value[1] must be an object"),
     ({"value": [item(resource=None)]}, "value[0].resource must be a string"),

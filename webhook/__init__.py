@@ -47,9 +47,6 @@ from webhook.metrics import Metrics
 from webhook.sessions import NoCookieSession, Sessions
 from workers.broker import make_broker
 
-MAX_BODY = 1024 * 1024
-
-
 def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | None = None,
                broker: Any = None) -> Flask:
     """The Flask app; `settings` default to the environment."""
@@ -64,7 +61,7 @@ def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | 
     # sessions live in Redis (webhook/sessions.py); the key signs the cookie's session id
     app.config.update(SECRET_KEY=settings.signing_key,
                       SECRET_KEY_FALLBACKS=list(settings.signing_key_fallbacks),
-                      MAX_CONTENT_LENGTH=MAX_BODY)
+                      MAX_CONTENT_LENGTH=hardening.MAX_BODY)
     app.session_interface = NoCookieSession()  # sessions live in Redis, not in a cookie
     # security headers on every answer; a JSON endpoint's body is one JSON object, or 400
     hardening.install(app, https=(settings.public_base_url or "").startswith("https://"))

@@ -140,8 +140,8 @@ def csrf_matches(given: str | None) -> bool:
 def end_sso_sessions_when_closed(response: Response) -> Response:
     """After an admin's change, SSO sessions end at once if it closed sign-in (SSO off, the
     integration disabled or disconnected); they do not come back when it opens again."""
-    if (request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 400
-            and request.path.startswith("/api/") and sign_in_closed()):
+    if (response.status_code < 400 and request.path.startswith("/api/")
+            and request.method in ("POST", "PUT", "PATCH", "DELETE") and sign_in_closed()):
         _sessions().end_sso()
     return response
 

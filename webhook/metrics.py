@@ -57,6 +57,15 @@ class Metrics:
                                  ["event"], registry=self.registry)
         self.workers = _RedisCollector(state)
         self.registry.register(self.workers)
+        self._outcomes: dict[str, Any] = {}
+
+    def notification(self, outcome: str, count: int = 1) -> None:
+        """Count `count` change notifications with `outcome`. The labelled counter is looked
+        up once per outcome, not on every notification."""
+        counter = self._outcomes.get(outcome)
+        if counter is None:
+            counter = self._outcomes.setdefault(outcome, self.notifications.labels(outcome))
+        counter.inc(count)
 
     def render(self) -> bytes:
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -33,6 +33,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from core.errors import SealError
 from core.subscriptions import SubscriptionStore, kind_of
+from webhook.hardening import validation_handshake
 from workers.broker import HANDLE_LIFECYCLE, NOTE_CHANGES, send
 
 blueprint = Blueprint("graph", __name__)
@@ -89,9 +90,10 @@ def _validation_answer(token: str) -> tuple[Response | str, int, dict[str, str]]
 def _received(required: tuple[str, ...]) -> tuple[list[dict[str, Any]], Any]:
     """The items of a valid collection, or the answer instead: the validation handshake, or
     a 400 that says what is wrong."""
-    if "validationToken" in request.args:
-        return [], _validation_answer(request.args["validationToken"])
-    body = request.get_json(silent=True)
+    req = request._get_current_object()  # bound once: each use of the proxy is a lookup
+    if validation_handshake(req):
+        return [], _validation_answer(req.args["validationToken"])
+    body = req.get_json(silent=True)
     if body is None:
         return [], _refuse("the body must be JSON")
     problem = collection_problem(body, required)
@@ -101,7 +103,7 @@ def _received(required: tuple[str, ...]) -> tuple[list[dict[str, Any]], Any]:
 
 
 def _refuse(message: str) -> Response:
-    current_app.extensions["metrics"].notifications.labels("invalid").inc()
+    current_app.extensions["metrics"].notification("invalid")
     response = jsonify(error=message)
     response.status_code = 400
     return response
@@ -160,7 +162,7 @@ class Trust:
             verdict = self.verdicts[pair] = self._judge(*pair)
         outcome, record = verdict
         if record is None:
-            self.metrics.notifications.labels(outcome).inc()
+            self.metrics.notification(outcome)
         return record
 
     def _judge(self, subscription_id: str, client_state: str) -> tuple[str, dict[str, Any] | None]:
@@ -198,7 +200,7 @@ def _change(item: dict[str, Any], kind: str, extensions: dict[str, Any]) -> dict
         return change
     user_id = presence_user(item)
     if user_id is None:
-        extensions["metrics"].notifications.labels("no_user").inc()
+        extensions["metrics"].notification("no_user")
         log.warning("presence notification naming no user dropped",
                     extra={"subscription_id": item["subscriptionId"]})
         return None
@@ -216,7 +218,7 @@ def notifications() -> Any:
                 and (change := _change(item, kind_of(record), extensions)) is not None]
     if accepted:
         send(extensions["broker"], NOTE_CHANGES, accepted)
-        extensions["metrics"].notifications.labels("accepted").inc(len(accepted))
+        extensions["metrics"].notification("accepted", len(accepted))
     return "", 202
 
 
