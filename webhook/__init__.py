@@ -47,6 +47,7 @@ from webhook.metrics import Metrics
 from webhook.sessions import NoCookieSession, Sessions
 from workers.broker import make_broker
 
+
 def create_app(settings: Settings | None = None, *, redis_client: redis.Redis | None = None,
                broker: Any = None) -> Flask:
     """The Flask app; `settings` default to the environment."""
