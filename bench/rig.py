@@ -1,8 +1,9 @@
 """One seeded sandbox in its own process and one real Redis, with the product's clients on them.
 
 The benches of the user and contact syncs build a fresh `Rig` for every cold sync, so each
-starts from an empty PBX. The simulators serve each request on a thread of its own (werkzeug's
-threaded server), so requests sent side by side wait their latency side by side. `sync()` runs
+starts from an empty PBX. The simulators serve each request on a thread of a pool
+(sandbox/serve.py, connections kept alive), so requests sent side by side wait their latency
+side by side. `sync()` runs
 a part as the worker does (workers/jobs.py): under the fenced sync lock, checked before each
 PBX write.
 """

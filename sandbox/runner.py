@@ -30,7 +30,8 @@ class Sandbox:
         self.notifier = Notifier(self.graph_store, duplicate_rate=duplicate_rate)
         self.graph = ServedApp(
             graph.create_app(self.graph_store, self.graph_control, notifier=self.notifier),
-            host=host, port=graph_port, ssl_context=tls.server_context(self.cert_path, key_path))
+            host=host, port=graph_port, tls=(self.cert_path, key_path),
+            ssl_context=tls.server_context(self.cert_path, key_path))
         self.pbx = ServedApp(pbx.create_app(self.pbx_store, self.pbx_control), host=host,
                              port=pbx_port)
         self.notifier.start()
