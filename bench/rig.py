@@ -3,9 +3,8 @@
 The benches of the user and contact syncs build a fresh `Rig` for every cold sync, so each
 starts from an empty PBX. The simulators serve each request on a thread of a pool
 (sandbox/serve.py, connections kept alive), so requests sent side by side wait their latency
-side by side. `sync()` runs
-a part as the worker does (workers/jobs.py): under the fenced sync lock, checked before each
-PBX write.
+side by side. `sync()` runs a part as the worker does (workers/jobs.py): under the fenced sync
+lock, checked before each PBX write.
 """
 
 from __future__ import annotations
