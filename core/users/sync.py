@@ -49,17 +49,34 @@ log = logging.getLogger("pbx")
 
 
 def read_pbx(pbx: PbxClient, linked_ids: Iterable[int], emails: set[str], *,
-             width: int = DEFAULT_WIDTH, listed: Iterable[Extension] | None = None) -> PbxView:
-    """Every extension (`listed`, when they have been listed already); full detail for those
-    linked or whose email a user has, read up to `width` calls of 100 at once."""
-    basic = {e.id: e for e in (pbx.extensions() if listed is None else listed)}
-    wanted = sorted({i for i in linked_ids if i in basic}
-                    | {e.id for e in basic.values() if e.email_addr.lower() in emails})
+             width: int = DEFAULT_WIDTH) -> PbxView:
+    """Every extension; full detail for those linked or whose email a user has, read up to
+    `width` calls of 100 at once."""
     limit = AdaptiveLimit(width)
-    detailed = {e.id: e for e in pbx.extension_details(wanted, limit=limit)}
-    if wanted:
+    listed, detailed = read_linked(pbx, linked_ids, limit=limit)
+    return complete_view(pbx, listed, detailed, emails, limit=limit)
+
+
+def read_linked(pbx: PbxClient, linked_ids: Iterable[int], *, limit: AdaptiveLimit
+                ) -> tuple[list[Extension], dict[int, Extension]]:
+    """Every extension, and the full detail of the linked ones still on the PBX: what the
+    directory is not needed for."""
+    listed = list(pbx.extensions())
+    present = {e.id for e in listed}
+    wanted = sorted({i for i in linked_ids if i in present})
+    return listed, {e.id: e for e in pbx.extension_details(wanted, limit=limit)}
+
+
+def complete_view(pbx: PbxClient, listed: list[Extension], detailed: dict[int, Extension],
+                  emails: set[str], *, limit: AdaptiveLimit) -> PbxView:
+    """The PBX as a plan sees it: `listed`, in full detail where linked (`detailed`) or
+    where a user has the extension's email (read now, when not read already)."""
+    more = sorted({e.id for e in listed if e.id not in detailed
+                   and e.email_addr.lower() in emails})
+    detailed = detailed | {e.id: e for e in pbx.extension_details(more, limit=limit)}
+    if detailed:
         log.info("users: read extension details at PBX concurrency %s", limit.record())
-    return PbxView({i: detailed.get(i, e) for i, e in basic.items()})
+    return PbxView({e.id: detailed.get(e.id, e) for e in listed})
 
 
 @dataclass(frozen=True)
@@ -84,18 +101,20 @@ class UserSync:
 
     def read(self, ctx: Context) -> Snapshot:
         rules = ctx.document["users"]
-        directory, scope, next_link = _read_directory(ctx.graph, ctx.store, rules,
-                                                      ctx.incremental)
-        ctx.progress("reading the PBX", 0, 0)
-        # the PBX's extensions are listed while the desired state is worked out
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pbx-list") as pool:
-            listing = pool.submit(contextvars.copy_context().run, list, ctx.pbx.extensions())
+        links = ctx.store.user_links()
+        limit = AdaptiveLimit(pbx_concurrency(ctx.document))
+        # the two sides are read side by side: the PBX's extensions are listed, and the linked
+        # ones read in full, while the directory is read and the desired state worked out
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pbx-read") as pool:
+            pbx_side = pool.submit(contextvars.copy_context().run, read_linked, ctx.pbx,
+                                   [link.ext_id for link in links.values()], limit=limit)
+            directory, scope, next_link = _read_directory(ctx.graph, ctx.store, rules,
+                                                          ctx.incremental)
             desired = desired_state(directory, rules)
-            links = ctx.store.user_links()
             emails = {w.owned.email_addr.lower() for w in desired.wanted if w.owned.email_addr}
-            listed = listing.result()
-        view = read_pbx(ctx.pbx, (link.ext_id for link in links.values()), emails,
-                        width=pbx_concurrency(ctx.document), listed=listed)
+            ctx.progress("reading the PBX", 0, 0)
+            listed, detailed = pbx_side.result()
+        view = complete_view(ctx.pbx, listed, detailed, emails, limit=limit)
         return Snapshot(desired, view, links, scope, next_link)
 
     def plan(self, snapshot: Snapshot, ctx: Context) -> tuple[Operation, ...]:
