@@ -37,7 +37,10 @@ class StateStore(RunHistory):
     # links -------------------------------------------------------------------------------
     def _links(self, kind: str, record: type) -> dict[str, Any]:
         raw = self.redis.hgetall(self.keys.links(kind))
-        return {_text(k): record(**json.loads(v)) for k, v in raw.items()}
+        # one parse for every link, not one a link: a user sync reads tens of thousands
+        values = [v if isinstance(v, bytes) else v.encode() for v in raw.values()]
+        parsed = json.loads(b"[" + b",".join(values) + b"]")
+        return {_text(k): record(**v) for k, v in zip(raw, parsed, strict=True)}
 
     def user_links(self) -> dict[str, Link]:
         return self._links("users", Link)

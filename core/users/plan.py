@@ -49,7 +49,9 @@ def owned_fields(user: EntraUser) -> Owned:
     first, last = (user.given_name or "").strip(), (user.surname or "").strip()
     if not first and not last:
         first = (user.display_name or "").strip()
-    mobile = "".join(c for c in (user.mobile_phone or "") if c in _MOBILE_ALLOWED)
+    mobile = user.mobile_phone or ""
+    if not _MOBILE_ALLOWED.issuperset(mobile):  # most numbers have nothing to drop
+        mobile = "".join(c for c in mobile if c in _MOBILE_ALLOWED)
     return Owned(first_name=first[:63], last_name=last[:63], email_addr=user_email(user),
                  mobile_number=mobile[:31], title=(user.job_title or "").strip()[:127])
 
