@@ -107,7 +107,8 @@ class Rig:
             if not held:
                 raise RuntimeError("the sync lock is taken")
             ctx = Context(graph=self.graph, pbx=self.pbx, store=self.store,
-                          document=self.store.settings(), fence=lock.check)
+                          document=self.store.settings(), fence=lock.check,
+                          fenced_hset=lock.check_and_hset)
             return execute(Run.new(part.name), [part], ctx).to_dict()
 
     def others_cpu(self) -> dict[str, float]:

@@ -159,3 +159,18 @@ def test_fencing_tokens_strictly_increase_across_acquisitions(
             assert lock.token is not None
             tokens.append(lock.token)
     assert all(earlier < later for earlier, later in itertools.pairwise(tokens))
+
+
+def test_a_fenced_hset_is_written_while_the_lock_is_held_and_never_after(
+        locks: list[FencedLock], admin: redis.Redis, name: str) -> None:
+    first, second = locks
+    assert first.acquire(wait=1)
+    pending = f"{name}:pending"
+
+    first.check_and_hset(pending, "user-1", "1001")
+    admin.delete(name)  # lost: taken away mid-run
+    assert second.acquire(wait=1)
+    with pytest.raises(LockLost):
+        first.check_and_hset(pending, "user-2", "1002")
+
+    assert admin.hgetall(pending) == {b"user-1": b"1001"}

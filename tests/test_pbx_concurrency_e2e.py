@@ -14,7 +14,7 @@ from core.clients import graph_client, pbx_client, sandbox_environment
 from core.config import Settings
 from core.contacts.sync import ContactSync
 from core.engine.engine import Context, run_here
-from core.engine.lock import LockLost
+from core.engine.lock import FencedLock, LockLost
 from core.engine.outcome import Outcome
 from core.graph.client import GraphClient
 from core.groups.sync import GroupSync
@@ -169,6 +169,35 @@ def test_a_lock_lost_mid_apply_sends_no_more_and_the_next_run_recognises_every_e
     numbers = Counter(ext["number"] for ext in sandbox.pbx_store.extensions.values())
     assert max(numbers.values()) == 1 and len(state.user_links()) == len(numbers)
     assert not state.pending_creates()
+
+
+def test_a_create_marked_with_the_lock_check_is_never_sent_once_the_lock_is_lost(
+        sandbox: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    seed_tenant(sandbox.graph_store, 60)
+    rules = state.settings()["users"]
+    ops = plan(desired_state(read_directory(graph, rules), rules), read_pbx(pbx, [], set()), {},
+               pending={})
+    lock = FencedLock(state.redis, state.keys.sync_lock(), ttl=30)
+    assert lock.acquire(wait=1)
+    marked = [0]
+
+    def mark_pending(user_id: str, number: str) -> None:
+        marked[0] += 1
+        if marked[0] == 21:
+            state.redis.delete(state.keys.sync_lock())  # taken away mid-run
+        lock.check_and_hset(*state.pending_mark(user_id, number))
+
+    try:
+        with pytest.raises(LockLost):
+            apply(ops, pbx, state, now="2026-01-01T00:00:00Z", mark_pending=mark_pending,
+                  width=8)
+    finally:
+        lock.release()
+    on_pbx = {ext["number"] for ext in sandbox.pbx_store.extensions.values()}
+    known = ({link.number for link in state.user_links().values()}
+             | set(state.pending_creates().values()))
+
+    assert 0 < len(on_pbx) <= 20 and on_pbx == known  # no mark without its create, or after
 
 
 def test_a_timed_out_detail_read_halves_the_width_and_is_read_again(

@@ -64,7 +64,8 @@ def locked(rt: Runtime, *, keep: str | None = None, wait: float = 30.0) -> Itera
 def _context(rt: Runtime, lock: FencedLock, document: dict[str, Any], *,
              incremental: bool = False, progress: Progress | None = None) -> Context:
     ctx = Context(graph=None, pbx=rt.pbx(), store=rt.state, document=document, now=now,
-                  fence=lock.check, incremental=incremental)
+                  fence=lock.check, fenced_hset=lock.check_and_hset,
+                  incremental=incremental)
     if progress is not None:
         ctx.progress = progress
     return ctx

@@ -48,6 +48,9 @@ class Context:
     document: Mapping[str, Any]  # the settings document
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     fence: Callable[[], None] = _no_fence  # raises LockLost when the run lost its lock
+    # `fence`, and in the same round trip one hash field set (key, field, value) only while
+    # the lock is held; None when the run holds no lock
+    fenced_hset: Callable[[str, str, str], None] | None = None
     progress: Progress = _no_progress
     incremental: bool = False
 

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
 import redis
@@ -34,6 +34,11 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 _DELETE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])
+"""
+_HSET_IF_HELD = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
 """
 
 
@@ -58,6 +63,7 @@ class FencedLock:
         self._take = client.register_script(_TAKE)
         self._renew = client.register_script(_RENEW)
         self._delete = client.register_script(_DELETE)
+        self._hset_if_held = client.register_script(_HSET_IF_HELD)
 
     def acquire(self, wait: float) -> bool:
         """Take the lock, polling for up to `wait` seconds; start the heartbeat on success."""
@@ -83,6 +89,16 @@ class FencedLock:
 
     def check(self) -> None:
         """Raise LockLost unless the lease is alive here and Redis still holds our value."""
+        self._verify(lambda: _is(self.client.get(self.name), self._value))
+
+    def check_and_hset(self, key: str, field: str, value: str) -> None:
+        """`check()`, and in the same round trip set `field` of the hash `key` to `value`,
+        only while Redis holds our value: a write that is fenced and costs no more than the
+        check (a user sync marks each pending create this way)."""
+        self._verify(lambda: bool(self._hset_if_held(keys=[self.name, key],
+                                                      args=[str(self._value), field, value])))
+
+    def _verify(self, held_in_redis: Callable[[], bool]) -> None:
         while True:
             if self._lost.is_set():
                 raise LockLost(f"lost the sync lock {self.name}: another holder or none in Redis")
@@ -91,11 +107,11 @@ class FencedLock:
                 raise LockLost(f"lost the sync lock {self.name}: not renewed within "
                                f"{self.ttl * 2 / 3:g} s")
             try:
-                value = self.client.get(self.name)
+                held = held_in_redis()
             except redis.RedisError:
                 time.sleep(RETRY)  # transient, perhaps: the local lease still bounds the wait
                 continue
-            if value is None or _text(value) != self._value:
+            if not held:
                 raise LockLost(f"lost the sync lock {self.name}: Redis holds another value or none")
             return
 
@@ -134,6 +150,10 @@ class FencedLock:
                 lost.set()
                 return
             self._renewed_at, pause, failing = started, self.ttl / 3, False
+
+
+def _is(found: bytes | str | None, value: str | None) -> bool:
+    return found is not None and _text(found) == value
 
 
 def _text(value: bytes | str) -> str:

@@ -72,7 +72,12 @@ class StateStore(RunHistory):
         return {_text(k): _text(v) for k, v in raw.items()}
 
     def mark_pending(self, user_id: str, number: str) -> None:
-        self.redis.hset(self.keys.pending_users(), user_id, number)
+        self.redis.hset(*self.pending_mark(user_id, number))
+
+    def pending_mark(self, user_id: str, number: str) -> tuple[str, str, str]:
+        """The hash field that marks a create of `user_id` as started: (key, field, value),
+        for a write made with the lock check (FencedLock.check_and_hset)."""
+        return self.keys.pending_users(), user_id, number
 
     def clear_pending(self, user_id: str) -> None:
         self.redis.hdel(self.keys.pending_users(), user_id)

@@ -56,6 +56,7 @@ def ordered(ops: Iterable[Operation]) -> list[Operation]:
 def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
           send_welcome_email: bool = False,
           before: Callable[[Operation], None] | None = None,
+          mark_pending: Callable[[str, str], None] | None = None,
           width: int = DEFAULT_WIDTH) -> Outcome:
     """Carry out `ops` on the PBX, up to `width` requests at once; returns counts, failures
     and skips.
@@ -63,10 +64,12 @@ def apply(ops: Iterable[Operation], pbx: PbxClient, book: LinkBook, *, now: str,
     The kinds run one after another (releases, deletions, updates, adoptions, creations), the
     operations of one kind side by side: whatever an operation waits for is done, and its
     outcome known, before it starts. `before(op)` runs before each operation, one at a time.
+    `mark_pending(user_id, number)` marks a create as started before it is sent (default: the
+    link book's mark).
     """
     outcome = Outcome()
     limit = AdaptiveLimit(width)
-    run = _Run(pbx, book, now, before)
+    run = _Run(pbx, book, now, before, mark_pending or book.mark_pending)
     for phase in in_phases(ordered(ops), lambda op: _ORDER[type(op)]):
         # The first create goes alone: a refusal the PBX gives every create (no capacity
         # left, no organization) is learnt from one request, not from `width` of them.
@@ -88,8 +91,10 @@ class _Run:
     stopped answering, it is full, it needs an organization, a deletion failed."""
 
     def __init__(self, pbx: PbxClient, book: LinkBook, now: str,
-                 before: Callable[[Operation], None] | None) -> None:
+                 before: Callable[[Operation], None] | None,
+                 mark_pending: Callable[[str, str], None]) -> None:
         self.pbx, self.book, self.now, self.before = pbx, book, now, before
+        self.mark_pending = mark_pending
         self.lock = threading.Lock()
         self.stopped: SyncError | None = None
         self.full = False
@@ -119,7 +124,7 @@ class _Run:
 
     def _attempt(self, op: Operation, outcome: Outcome) -> None:
         try:
-            _one(op, self.pbx, self.book, outcome, self.now, self.placement)
+            _one(op, self.pbx, self.book, outcome, self.now, self.placement, self.mark_pending)
         except PbxError as exc:
             if isinstance(op, Create):
                 self.book.clear_pending(op.user_id)  # refused: nothing was created
@@ -165,7 +170,7 @@ def _refused(op: Operation, outcome: Outcome, exc: PbxError) -> None:
 
 
 def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: str,
-         placement: Placement) -> None:
+         placement: Placement, mark_pending: Callable[[str, str], None]) -> None:
     if isinstance(op, Release):
         book.drop_link(op.user_id)
         book.mark_released(Link(op.user_id, op.ext_id, op.number, op.label), op.reason, now)
@@ -188,7 +193,7 @@ def _one(op: Operation, pbx: PbxClient, book: LinkBook, outcome: Outcome, now: s
         outcome.counts["linked"] += 1
     elif isinstance(op, Create):
         fields = new_extension_fields(op) | placement.fields(op)
-        book.mark_pending(op.user_id, op.number)
+        mark_pending(op.user_id, op.number)
         ext_id = pbx.create_extension(fields, resolve_id=False)
         outcome.counts["created"] += 1
         if ext_id is None:

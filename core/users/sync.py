@@ -136,15 +136,24 @@ class UserSync:
         total = sum(1 for op in ops if not isinstance(op, Skip))
         done = [0]
 
+        fenced_hset = ctx.fenced_hset
+
         def before(op: Operation) -> None:
             if not isinstance(op, Skip):
-                ctx.fence()
+                if fenced_hset is None or not isinstance(op, Create):
+                    ctx.fence()  # a create is fenced by its pending mark, below
                 done[0] += 1
                 ctx.progress("writing to the PBX", done[0], total)
 
+        def mark_pending(user_id: str, number: str) -> None:
+            """The lock checked and the create marked pending in one round trip."""
+            assert fenced_hset is not None
+            fenced_hset(*ctx.store.pending_mark(user_id, number))
+
         return apply(ops, ctx.pbx, ctx.store, now=ctx.now().isoformat(),
                      send_welcome_email=bool(ctx.document["users"]["send_welcome_email"]),
-                     before=before, width=pbx_concurrency(ctx.document))
+                     before=before, mark_pending=mark_pending if fenced_hset else None,
+                     width=pbx_concurrency(ctx.document))
 
     def finish(self, snapshot: Snapshot, outcome: Outcome, held: bool, ctx: Context) -> int:
         rules = ctx.document["users"]
