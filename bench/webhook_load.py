@@ -123,11 +123,15 @@ def throughput(port: int, seconds: float, size: int = 1) -> float:
 
 def interleaved(ports: dict[str, int], seconds: float, rounds: int,
                 size: int = 1) -> dict[str, list[float]]:
-    """Throughput of each endpoint, taking turns, `rounds` times: the machine's speed drifts."""
+    """Throughput of each endpoint, taking turns, `rounds` times: the machine's speed drifts.
+    Each round starts with the next endpoint, so none is always measured right after the
+    same other one (which endpoint went before shifts the next one's figure by up to a
+    tenth on this machine)."""
     results: dict[str, list[float]] = {name: [] for name in ports}
-    for _ in range(rounds):
-        for name, port in ports.items():
-            results[name].append(throughput(port, seconds, size))
+    names = list(ports)
+    for turn in range(rounds):
+        for name in names[turn % len(names):] + names[:turn % len(names)]:
+            results[name].append(throughput(ports[name], seconds, size))
     return results
 
 
@@ -324,7 +328,8 @@ def main() -> int:
             "real Redis broker. The **floor** of this design is a bare endpoint that sends that "
             "one Dramatiq message per accepted batch (a fixed message, nothing parsed or "
             "checked) and does nothing else; the ratios are taken round by round, the "
-            "endpoints taking turns, and the median reported.\n\n" + table + "\n")
+            "endpoints taking turns (each round starting with the next one), and the median "
+            "reported.\n\n" + table + "\n")
     print(text)
     if not args.no_write:
         write_section("webhook_load", text, started=started)
