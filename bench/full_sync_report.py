@@ -41,8 +41,9 @@ def render(results: dict[str, Any]) -> tuple[str, bool]:
         f"Redis for every cold sync. Latency through the sandbox's latency fault: every "
         f"request waits {pbx_ms} ms at the PBX simulator and {graph_ms} ms at the Graph "
         f"simulator before it is answered (a `$batch` waits its own latency plus the longest of "
-        f"its requests'); both simulators answer requests side by side (threaded servers), in "
-        f"one process of their own. The whole bench ran {results['runtime'] / 60:.0f} minutes; "
+        f"its requests'); both simulators answer requests side by side (a pool of threads, "
+        f"connections kept alive), in one process of their own. The whole bench ran "
+        f"{results['runtime'] / 60:.0f} minutes; "
         f"the 1-minute load average at the start of each of its parts was "
         f"{', '.join(f'{x:.2f}' for x in results.get('load', []))}.",
         "**Sequential floor** of a sync = its PBX requests (every request the PBX simulator "
@@ -120,9 +121,10 @@ def render(results: dict[str, Any]) -> tuple[str, bool]:
              "requests Graph + PBX: no-op / bare", "CPU of the bench process: no-op / bare"),
             noop_rows)
         + f"\n\nThe **bare read** (bench/bare_read.py) sends the requests the no-op re-sync "
-        f"sends, with plain `requests`, decoding each answer's JSON and nothing else: Graph's "
-        f"user pages, deleted-user pages and the `$deltatoken=latest` link, each page after "
-        f"the one before; the PBX's `extension/list` pages in turn; then the linked "
+        f"sends, with plain `requests`, decoding each answer's JSON and nothing else, the two "
+        f"sides side by side as the product reads them: Graph's user pages, deleted-user pages "
+        f"and the `$deltatoken=latest` link, each page after the one before, while on a "
+        f"second thread the PBX's `extension/list` pages are read in turn and then the linked "
         f"extensions' details, 100 ids an `extension/query`, {4} queries at once (the "
         f"default PBX concurrency, the no-op re-sync's own). No-op and bare read take turns, "
         f"{args['rounds']} rounds each.")

@@ -28,7 +28,8 @@ from sandbox.seed import seed_tenant
 from tests.conftest import Control
 from tests.stack import Stack, wait_for
 
-RECOVERY = 60  # seconds from the new worker's start to the end of the recovered work
+RECOVERY = 90  # seconds from the new worker's start to the end of the recovered work: the dead
+# worker's lock runs out first (its 30 s lease), then the work is done, on two busy cores
 FINISHED = ("succeeded", "partial", "failed", "blocked")
 CREATE, UPDATE, DELETE = (f"/openapi/v1.0/extension/{verb}" for verb in ("create", "update",
                                                                           "delete"))

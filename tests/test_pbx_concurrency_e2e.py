@@ -3,6 +3,7 @@ state in a real redis-server."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -179,11 +180,10 @@ def test_a_create_marked_with_the_lock_check_is_never_sent_once_the_lock_is_lost
                pending={})
     lock = FencedLock(state.redis, state.keys.sync_lock(), ttl=30)
     assert lock.acquire(wait=1)
-    marked = [0]
+    marked = itertools.count(1)  # one at a time across apply's threads
 
     def mark_pending(user_id: str, number: str) -> None:
-        marked[0] += 1
-        if marked[0] == 21:
+        if next(marked) == 21:
             state.redis.delete(state.keys.sync_lock())  # taken away mid-run
         lock.check_and_hset(*state.pending_mark(user_id, number))
 
