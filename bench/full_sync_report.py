@@ -184,9 +184,10 @@ def render(results: dict[str, Any]) -> tuple[str, bool]:
         f"x{growth_noop:.2f}, {_judge(growth_noop, CPU_GROWTH_TARGET, checks)}. Peak RSS at "
         f"{last['users']:,}: {rss:.0f} MB, "
         f"{_judge(rss, RSS_TARGET_MB, checks, below=True, unit=' MB')}. "
-        f"Each size runs in a process of its own (`python -m bench.sync_cost`): a cold "
-        f"sync, then {len(first['noop'].get('cpu_s_all', [0]))} no-op re-syncs (the median "
-        f"kept), at the default PBX concurrency; GC is the CPU Python's garbage collector took "
+        f"Each size runs in a process of its own (`python -m bench.sync_cost`): "
+        f"{_colds(costs)}, then {len(first['noop'].get('cpu_s_all', [0]))} no-op re-syncs "
+        f"(the median kept), at the default PBX concurrency; GC is the CPU Python's garbage "
+        f"collector took "
         f"in them. The simulators and Redis run in other processes, so the RSS (VmHWM) is the "
         f"sync's; about {first['rss_before_mb']:.0f} MB of it is the interpreter and the "
         f"imports.")
@@ -197,3 +198,16 @@ def _median(values: list[float]) -> float:
     ordered = sorted(values)
     middle = len(ordered) // 2
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _colds(cost: list[dict[str, Any]]) -> str:
+    """How many cold syncs each size had, in words: "3 cold syncs at 1,000 and 10,000 users,
+    each on a fresh sandbox, the median kept, and one at 50,000"."""
+    by_count: dict[int, list[str]] = {}
+    for size in cost:
+        by_count.setdefault(len(size["cold"].get("cpu_s_all", [0])), []).append(
+            f"{size['users']:,}")
+    said = [f"{count} cold syncs at {' and '.join(sizes)} users, each on a fresh sandbox, the "
+            f"median kept" if count > 1 else f"one cold sync at {' and '.join(sizes)} users"
+            for count, sizes in by_count.items()]
+    return "; ".join(said)
