@@ -25,7 +25,8 @@ IDLE_SECONDS = 300  # an idle kept-alive connection is closed after this long
 class ServedApp:
     """A running server; `url` is its base URL, `stop()` shuts it down and joins the thread.
 
-    `tls` is (certificate, key) for https."""
+    `tls` is (certificate, key) for https; `ssl_context`, given with it, is used instead of
+    the context cheroot builds from those files."""
 
     def __init__(self, app: Callable[..., Any], *, host: str = "127.0.0.1", port: int = 0,
                  tls: tuple[Path, Path] | None = None, ssl_context: ssl.SSLContext | None = None,
