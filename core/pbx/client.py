@@ -50,8 +50,6 @@ class _ReportingAdapter(HTTPAdapter):
         return response
 
 
-
-
 class _Page(NamedTuple):
     number: int
     seen: int  # rows read up to and with this page
