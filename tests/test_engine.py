@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
+from core.engine.collector import RUN_THRESHOLD
 from core.engine.engine import Context, execute
 from core.engine.lock import LockLost
 from core.engine.outcome import Outcome
@@ -158,3 +161,67 @@ def test_a_dry_run_shows_the_deletions_the_guard_would_hold(ctx: Context) -> Non
     assert run.state == "blocked" and part.applied == []
     assert run.counts["created"] == 1 and run.counts["deleted"] == 0
     assert len(run.held_deletions) == 3 and "3 deletions would be held back" in run.summary
+
+
+class Watching(Part):
+    """A part that notes the collector's young threshold while it reads, and can wait there."""
+
+    def __init__(self, name: str, *, hold: threading.Event | None = None,
+                 reading: threading.Event | None = None) -> None:
+        super().__init__(name, [Make("a", "Ada")])
+        self.hold, self.reading, self.seen = hold, reading, -1
+
+    def read(self, ctx: Context) -> None:
+        self.seen = gc.get_threshold()[0]
+        if self.reading:
+            self.reading.set()
+        if self.hold:
+            assert self.hold.wait(10)
+
+
+@pytest.fixture
+def threshold() -> Iterator[tuple[int, ...]]:
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    yield gc.get_threshold()
+    gc.set_threshold(*before)
+
+
+def test_a_run_raises_the_collectors_threshold_and_puts_it_back(
+        ctx: Context, threshold: tuple[int, ...]) -> None:
+    part = Watching("users")
+
+    execute(Run.new("users"), [part], ctx)
+
+    assert part.seen == RUN_THRESHOLD and gc.get_threshold() == threshold
+
+
+def test_the_threshold_comes_back_when_the_last_of_two_overlapping_runs_ends(
+        ctx: Context, threshold: tuple[int, ...]) -> None:
+    hold, reading = threading.Event(), threading.Event()
+    first = Watching("users", hold=hold, reading=reading)
+    running = threading.Thread(target=execute, args=(Run.new("users"), [first], ctx))
+    running.start()
+    assert reading.wait(10)
+    second = Watching("groups")
+
+    execute(Run.new("groups"), [second], ctx)
+    during = gc.get_threshold()[0]
+    hold.set()
+    running.join(10)
+
+    assert (first.seen, second.seen, during) == (RUN_THRESHOLD,) * 3
+    assert gc.get_threshold() == threshold
+
+
+def test_a_failed_run_puts_the_threshold_back_and_a_collector_switched_off_stays_off(
+        ctx: Context, threshold: tuple[int, ...]) -> None:
+    failing = Part("users", [], read_error=GraphError("GET", "users", 503, "", "", "busy"))
+    execute(Run.new("users"), [failing], ctx)
+    restored = gc.get_threshold()
+    gc.set_threshold(0)
+    part = Watching("users")
+
+    execute(Run.new("users"), [part], ctx)
+
+    assert restored == threshold and part.seen == 0 and gc.get_threshold()[0] == 0

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from core.engine.collector import fewer_collections
 from core.engine.guard import hold_deletions
 from core.engine.lock import LockLost
 from core.engine.outcome import Outcome, subject
@@ -70,6 +71,11 @@ class Part(Protocol):
 
 def execute(run: Run, parts: Sequence[Part], ctx: Context) -> Run:
     """Run `parts` in order under one run record, saved as it goes; returns it finished."""
+    with fewer_collections():  # a run's records live until it ends (core/engine/collector.py)
+        return _execute(run, parts, ctx)
+
+
+def _execute(run: Run, parts: Sequence[Part], ctx: Context) -> Run:
     store = ctx.store
     run.start(ctx.now())
     store.objects.clear(run.id)  # a resumed run lists its objects again
