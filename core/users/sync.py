@@ -57,14 +57,19 @@ def read_pbx(pbx: PbxClient, linked_ids: Iterable[int], emails: set[str], *,
     return complete_view(pbx, listed, detailed, emails, limit=limit)
 
 
-def read_linked(pbx: PbxClient, linked_ids: Iterable[int], *, limit: AdaptiveLimit
+def read_linked(pbx: PbxClient, linked_ids: Iterable[int], *, limit: AdaptiveLimit,
+                listed: list[Extension] | None = None
                 ) -> tuple[list[Extension], dict[int, Extension]]:
-    """Every extension, and the full detail of the linked ones still on the PBX: what the
-    directory is not needed for."""
-    listed = list(pbx.extensions())
+    """Every extension (`listed`, or listed now), and the full detail of the linked ones
+    still on the PBX: what the directory is not needed for."""
+    listed = list(pbx.extensions()) if listed is None else listed
     present = {e.id for e in listed}
     wanted = sorted({i for i in linked_ids if i in present})
     return listed, {e.id: e for e in pbx.extension_details(wanted, limit=limit)}
+
+
+def _listed(pbx: PbxClient) -> list[Extension]:
+    return list(pbx.extensions())
 
 
 def complete_view(pbx: PbxClient, listed: list[Extension], detailed: dict[int, Extension],
@@ -101,18 +106,22 @@ class UserSync:
 
     def read(self, ctx: Context) -> Snapshot:
         rules = ctx.document["users"]
-        links = ctx.store.user_links()
         limit = AdaptiveLimit(pbx_concurrency(ctx.document))
-        # the two sides are read side by side: the PBX's extensions are listed, and the linked
-        # ones read in full, while the directory is read and the desired state worked out
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pbx-read") as pool:
-            pbx_side = pool.submit(contextvars.copy_context().run, read_linked, ctx.pbx,
-                                   [link.ext_id for link in links.values()], limit=limit)
+        # the two sides are read side by side: the PBX's extensions are listed while the links
+        # are loaded, and the linked ones read in full, while the directory is read and the
+        # desired state worked out
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pbx-read") as pool:
+            listing = pool.submit(contextvars.copy_context().run, _listed, ctx.pbx)
+            stored = pool.submit(contextvars.copy_context().run, ctx.store.user_links)
+            pbx_side = pool.submit(contextvars.copy_context().run, lambda: read_linked(
+                ctx.pbx, [link.ext_id for link in stored.result().values()], limit=limit,
+                listed=listing.result()))  # starts when one of the two above is done
             directory, scope, next_link = _read_directory(ctx.graph, ctx.store, rules,
                                                           ctx.incremental)
             desired = desired_state(directory, rules)
             emails = {w.owned.email_addr.lower() for w in desired.wanted if w.owned.email_addr}
             ctx.progress("reading the PBX", 0, 0)
+            links = stored.result()
             listed, detailed = pbx_side.result()
         view = complete_view(ctx.pbx, listed, detailed, emails, limit=limit)
         return Snapshot(desired, view, links, scope, next_link)
