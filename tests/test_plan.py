@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 from core.engine.guard import hold_deletions
@@ -11,7 +12,18 @@ from core.pbx.records import Extension
 from core.sync_settings import defaults
 from core.users.directory import Directory
 from core.users.plan import RECREATED, desired_state, plan
-from core.users.records import Adopt, Create, Delete, Link, Owned, PbxView, Release, Skip, Update
+from core.users.records import (
+    OWNED_FIELDS,
+    Adopt,
+    Create,
+    Delete,
+    Link,
+    Owned,
+    PbxView,
+    Release,
+    Skip,
+    Update,
+)
 from core.users.sync import DELETIONS
 
 
@@ -309,3 +321,16 @@ def test_a_held_deletion_holds_the_creation_waiting_for_its_number() -> None:
     assert guarded.held == (ops[0],) and guarded.to_apply == ()
     assert [row["reason"] for row in guarded.waiting_rows()] == [
         "number 2000 is freed by deleting the extension of Ada Lovelace, which is held back"]
+
+
+def test_a_drift_in_any_one_owned_field_is_a_change_and_an_email_differing_in_case_is_not(
+        ) -> None:
+    owned = Owned(first_name="Ada", last_name="Lovelace", email_addr="Ada@example.com",
+                  mobile_number="+4412345", title="Analyst")
+    synced = Extension(id=1, number="1000", **owned.as_dict())
+    drifted = {name: owned.changes(replace(synced, **{name: "changed on the PBX"}))
+               for name in OWNED_FIELDS}
+
+    assert owned.changes(synced) == ()
+    assert owned.changes(replace(synced, email_addr="ada@EXAMPLE.com")) == ()
+    assert drifted == {name: ((name, getattr(owned, name)),) for name in OWNED_FIELDS}

@@ -32,6 +32,11 @@ class Owned:
     title: str = ""
 
     def changes(self, ext: Extension) -> tuple[tuple[str, str], ...]:
+        """The owned fields whose value on `ext` differs (the email compared without case)."""
+        if (self.first_name == ext.first_name and self.last_name == ext.last_name
+                and self.mobile_number == ext.mobile_number and self.title == ext.title
+                and self.email_addr.lower() == ext.email_addr.lower()):
+            return ()  # most extensions of a re-sync have not drifted: one pass, no lookups
         diff = []
         for name in OWNED_FIELDS:
             want, have = getattr(self, name), getattr(ext, name)
