@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask, Response
 
 from tests.served_web import NUMBER, TOKEN, ServedWeb
+from webhook import hardening
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
@@ -19,6 +21,11 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self';
 ALWAYS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
           "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
 HSTS = "max-age=31536000"
+# Graph's posts, here from a subscription the app does not know: answered 202 and dropped
+NOTIFICATION = {"value": [{"subscriptionId": "no-such-subscription", "clientState": "x",
+                           "changeType": "updated", "resource": "Users/1"}]}
+LIFECYCLE = {"value": [{"subscriptionId": "no-such-subscription", "clientState": "x",
+                        "lifecycleEvent": "reauthorizationRequired"}]}
 # what a strict CSP blocks: a <script> without src, <style>, style= and on...= attributes,
 # javascript: URLs
 INLINE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle\s*=|\son[a-z]+\s*=|"
@@ -54,6 +61,10 @@ def answers(served: ServedWeb) -> dict[str, requests.Response]:
         "GET /api/status without a token (401)": served.get("/api/status"),
         "POST /graph/notifications validation handshake": http.post(
             f"{url}/graph/notifications?validationToken=hello", timeout=10),
+        "POST /graph/notifications (202)": http.post(
+            f"{url}/graph/notifications", json=NOTIFICATION, timeout=10),
+        "POST /graph/lifecycle (202)": http.post(
+            f"{url}/graph/lifecycle", json=LIFECYCLE, timeout=10),
         "POST /graph/notifications not JSON (400)": http.post(
             f"{url}/graph/notifications", data=b"{", timeout=10,
             headers={"Content-Type": "application/json"}),
@@ -121,3 +132,26 @@ def test_the_scripts_and_stylesheets_a_page_names_are_served_from_its_own_origin
         assert answer.status_code == 200, url
         assert answer.headers["Content-Type"].split(";")[0] in ("text/javascript", "text/css")
         assert answer.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_graph_is_answered_202_with_no_content_and_so_no_media_type(served: ServedWeb) -> None:
+    found = answers(served)
+    accepted = [found["POST /graph/notifications (202)"], found["POST /graph/lifecycle (202)"]]
+
+    assert [(a.status_code, a.content, a.headers.get("Content-Type"),
+             a.headers.get("Content-Length")) for a in accepted] == [(202, b"", None, "0")] * 2
+
+
+def test_a_security_header_an_answer_sets_itself_is_kept_and_the_others_added() -> None:
+    app = Flask(__name__)
+    hardening.install(app, https=False)
+
+    @app.get("/framed")
+    def framed() -> Response:
+        return Response("ok", headers={"x-frame-options": "SAMEORIGIN"})
+
+    answer = app.test_client().get("/framed")
+
+    assert answer.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert {name: answer.headers.get(name) for name in ALWAYS if name != "X-Frame-Options"} == {
+        name: value for name, value in ALWAYS.items() if name != "X-Frame-Options"}

@@ -59,14 +59,19 @@ class SecurityHeaders:
     def __init__(self, app: Callable[..., Iterable[bytes]], headers: Mapping[str, str]) -> None:
         self.app = app
         self.headers = list(headers.items())
-        self.names = {name.lower() for name in headers}
+        self.names = frozenset(name.lower() for name in headers)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
+        headers, names = self.headers, self.names
+
         def start(status: str, response_headers: list[tuple[str, str]],
                   exc_info: Any = None) -> Any:
-            present = {name.lower() for name, _ in response_headers} & self.names
-            response_headers.extend(h for h in self.headers if h[0].lower() not in present)
+            present = names.intersection([name.lower() for name, _ in response_headers])
+            if present:  # rare: a view set one of them itself
+                response_headers += [h for h in headers if h[0].lower() not in present]
+            else:
+                response_headers += headers
             return start_response(status, response_headers, exc_info)
 
         return self.app(environ, start)

@@ -81,6 +81,14 @@ def presence_user(item: dict[str, Any]) -> str | None:
     return found[-1] if found else None
 
 
+class Accepted(Response):
+    """202 with no content, and so no media type: Flask would label the empty body text/html.
+    Graph reads only the status; every header an answer carries is work for both ends."""
+
+    default_mimetype = None
+    default_status = 202
+
+
 def _validation_answer(token: str) -> tuple[Response | str, int, dict[str, str]]:
     if len(token) > MAX_TOKEN or any(unicodedata.category(c) == "Cc" for c in token):
         return jsonify(error="invalid validationToken"), 400, {}
@@ -219,7 +227,7 @@ def notifications() -> Any:
     if accepted:
         send(extensions["broker"], NOTE_CHANGES, accepted)
         extensions["metrics"].notification("accepted", len(accepted))
-    return "", 202
+    return Accepted()
 
 
 @blueprint.post("/graph/lifecycle")
@@ -235,4 +243,4 @@ def lifecycle() -> Any:
         extensions["metrics"].lifecycle.labels(item["lifecycleEvent"]).inc()
     if accepted:
         send(extensions["broker"], HANDLE_LIFECYCLE, accepted)
-    return "", 202
+    return Accepted()
