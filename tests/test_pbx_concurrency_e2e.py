@@ -4,6 +4,7 @@ state in a real redis-server."""
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,7 @@ from core.sync_settings import merge
 from core.users.apply import apply
 from core.users.directory import read_directory
 from core.users.plan import desired_state, plan
+from core.users.provision import provision
 from core.users.records import Operation
 from core.users.sync import UserSync, read_pbx
 from sandbox.runner import Sandbox
@@ -180,12 +182,15 @@ def test_a_create_marked_with_the_lock_check_is_never_sent_once_the_lock_is_lost
                pending={})
     lock = FencedLock(state.redis, state.keys.sync_lock(), ttl=30)
     assert lock.acquire(wait=1)
-    marked = itertools.count(1)  # one at a time across apply's threads
+    marked = itertools.count(1)
+    marking = threading.Lock()  # else a 22nd mark may pass its check before the 21st takes
+    # the lock away: marks are counted, and the lock taken, in the order they are checked
 
     def mark_pending(user_id: str, number: str) -> None:
-        if next(marked) == 21:
-            state.redis.delete(state.keys.sync_lock())  # taken away mid-run
-        lock.check_and_hset(*state.pending_mark(user_id, number))
+        with marking:
+            if next(marked) == 21:
+                state.redis.delete(state.keys.sync_lock())  # taken away mid-run
+            lock.check_and_hset(*state.pending_mark(user_id, number))
 
     try:
         with pytest.raises(LockLost):
@@ -198,6 +203,31 @@ def test_a_create_marked_with_the_lock_check_is_never_sent_once_the_lock_is_lost
              | set(state.pending_creates().values()))
 
     assert 0 < len(on_pbx) <= 20 and on_pbx == known  # no mark without its create, or after
+
+
+def test_provisioning_a_user_marks_its_create_with_the_lock_check_as_a_sync_does(
+        sandbox: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
+    seed_tenant(sandbox.graph_store, 5)
+    user = next(u for u in graph.users() if u.account_enabled)
+    lock = FencedLock(state.redis, state.keys.sync_lock(), ttl=30)
+    assert lock.acquire(wait=1)
+    marks: list[tuple[str, str, str]] = []
+
+    def fenced_hset(key: str, field: str, value: str) -> None:
+        marks.append((key, field, value))
+        lock.check_and_hset(key, field, value)
+
+    try:
+        _seen, writes, run = provision(user, graph=graph, pbx=pbx, store=state,
+                                       document=state.settings(), fence=lock.check,
+                                       fenced_hset=fenced_hset)
+    finally:
+        lock.release()
+    link = state.user_links()[user.id]
+
+    assert run.state == "succeeded" and [w.endpoint for w in writes] == ["extension/create"]
+    assert marks == [state.pending_mark(user.id, link.number)]
+    assert not state.pending_creates()
 
 
 def test_a_timed_out_detail_read_halves_the_width_and_is_read_again(

@@ -69,7 +69,8 @@ def _provision(user_id: str, lock: FencedLock) -> tuple[Response, int]:
     pbx = pbx_client(ext("settings"))
     try:
         seen, writes, run = provision(user, graph=graph, pbx=pbx, store=state,
-                                      document=document, fence=lock.check)
+                                      document=document, fence=lock.check,
+                                      fenced_hset=lock.check_and_hset)
     finally:
         pbx.token_source.close()  # one token a request: the PBX allows few per API client
     answer = report(seen, writes, run, state.user_links().get(user.id))

@@ -155,11 +155,14 @@ class OneUser(UserSync):
 
 def provision(user: EntraUser, *, graph: GraphClient, pbx: PbxClient, store: Any,
               document: Mapping[str, Any], fence: Callable[[], None],
+              fenced_hset: Callable[[str, str, str], None] | None = None,
               now: Callable[[], dt.datetime] | None = None) -> tuple[Seen, list[Write], Run]:
-    """Sync `user` now, as a run of its own; what was seen, the PBX writes, and the run."""
+    """Sync `user` now, as a run of its own; what was seen, the PBX writes, and the run.
+    `fence` and `fenced_hset` are the held sync lock's, as a sync's (`Context`)."""
     seen = Seen(user, link_before=store.user_links().get(user.id))
     witness = WitnessedPbx(pbx)
-    ctx = Context(graph=graph, pbx=witness, store=store, document=document, fence=fence)
+    ctx = Context(graph=graph, pbx=witness, store=store, document=document, fence=fence,
+                  fenced_hset=fenced_hset)
     if now is not None:
         ctx.now = now
     run = execute(Run.new("users", trigger="provision", now=ctx.now()), [OneUser(seen)], ctx)
