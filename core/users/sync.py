@@ -115,7 +115,7 @@ class UserSync:
             stored = pool.submit(contextvars.copy_context().run, ctx.store.user_links)
             pbx_side = pool.submit(contextvars.copy_context().run, lambda: read_linked(
                 ctx.pbx, [link.ext_id for link in stored.result().values()], limit=limit,
-                listed=listing.result()))  # starts when one of the two above is done
+                listed=listing.result()))  # on the first thread free; waits for both
             directory, scope, next_link = _read_directory(ctx.graph, ctx.store, rules,
                                                           ctx.incremental)
             desired = desired_state(directory, rules)
