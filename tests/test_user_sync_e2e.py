@@ -95,6 +95,22 @@ def test_graph_503_on_page_3_fails_the_run_and_changes_nothing(
     assert state.run(run["id"])["state"] == "failed"
 
 
+def test_a_directory_read_that_fails_early_reads_no_extension_details_for_nothing(
+        seeded: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore,
+        graph_control: Control, pbx_control: Control) -> None:
+    sync(graph, pbx, state)
+    pbx_control.fault(path="/openapi/v1.0/extension/list", method="GET", status=200,
+                      latency_ms=500, count=1)  # the PBX is still listing when Graph refuses
+    graph_control.fault(path="/v1.0/users", method="GET", status=403, count=1)
+    pbx_control.session.delete(f"{pbx_control.base_url}/_sandbox/requests", timeout=10)
+
+    run = sync(graph, pbx, state)
+
+    assert run["state"] == "failed" and "403" in run["error"]
+    assert pbx_control.counts().get("GET /openapi/v1.0/extension/query", 0) == 0
+    assert len(state.user_links()) > 0
+
+
 def test_deletions_past_the_limit_block_the_run_until_allowed(
         seeded: Sandbox, graph: GraphClient, pbx: PbxClient, state: StateStore) -> None:
     configure(state)

@@ -12,6 +12,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -107,17 +108,29 @@ class UserSync:
     def read(self, ctx: Context) -> Snapshot:
         rules = ctx.document["users"]
         limit = AdaptiveLimit(pbx_concurrency(ctx.document))
+        directory_failed = threading.Event()
+
+        def linked() -> tuple[list[Extension], dict[int, Extension]]:
+            ids = [link.ext_id for link in stored.result().values()]
+            listed = listing.result()
+            if directory_failed.is_set():  # the run fails anyway: no details read for nothing
+                return listed, {}
+            return read_linked(ctx.pbx, ids, limit=limit, listed=listed)
+
         # the two sides are read side by side: the PBX's extensions are listed while the links
         # are loaded, and the linked ones read in full, while the directory is read and the
         # desired state worked out
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pbx-read") as pool:
             listing = pool.submit(contextvars.copy_context().run, _listed, ctx.pbx)
             stored = pool.submit(contextvars.copy_context().run, ctx.store.user_links)
-            pbx_side = pool.submit(contextvars.copy_context().run, lambda: read_linked(
-                ctx.pbx, [link.ext_id for link in stored.result().values()], limit=limit,
-                listed=listing.result()))  # on the first thread free; waits for both
-            directory, scope, next_link = _read_directory(ctx.graph, ctx.store, rules,
-                                                          ctx.incremental)
+            # on the first thread free, once both are in
+            pbx_side = pool.submit(contextvars.copy_context().run, linked)
+            try:
+                directory, scope, next_link = _read_directory(ctx.graph, ctx.store, rules,
+                                                              ctx.incremental)
+            except BaseException:
+                directory_failed.set()
+                raise
             desired = desired_state(directory, rules)
             emails = {w.owned.email_addr.lower() for w in desired.wanted if w.owned.email_addr}
             ctx.progress("reading the PBX", 0, 0)
