@@ -1,14 +1,14 @@
 """Fewer passes of Python's garbage collector while a run is under way.
 
 A run keeps what it read until it ends: for 10,000 users, a few hundred thousand small
-records, none of them garbage. CPython starts a pass over the young objects every 700 new
-container objects, and a pass over every object after ten of those, so a no-op re-sync of
-10,000 users paid about 370 passes that found next to nothing: a fifth of its CPU, held
-under the GIL while the threads that read the PBX waited (bench/full_sync.py). During a run
-the young threshold is raised to RUN_THRESHOLD. Reference counting still frees at once
-everything that is not in a cycle, and the collector still runs, about 70 times less often.
-Runs may overlap in one process (a worker's threads); the default comes back when the last
-one ends.
+records, none of them garbage. CPython passes over the young objects every 700 new
+container objects, over older ones after ten such passes, and over every object now and
+then as the heap grows. A no-op re-sync of 10,000 users paid about 250 passes that found
+next to nothing: about 0.1 s, a sixth of its CPU, held under the GIL while the threads that
+read the PBX waited. During a run the young threshold is raised to RUN_THRESHOLD.
+Reference counting still frees at once everything that is not in a cycle, and the
+collector still runs, about 70 times less often. Runs may overlap in one process (a
+worker's threads); the default comes back when the last one ends.
 """
 
 from __future__ import annotations
