@@ -75,6 +75,8 @@ def main() -> int:
     parser.add_argument("--colds", type=int, default=1,
                         help="cold syncs, each on a fresh sandbox and Redis; the median is kept")
     args = parser.parse_args()
+    if args.colds < 1 or args.noops < 1:
+        parser.error("--colds and --noops take 1 or more")
     collector = GcClock()
     found: dict[str, Any] = {"users": args.users, "rss_before_mb": peak_rss_mb()}
     colds = []

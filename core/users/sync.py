@@ -54,23 +54,18 @@ def read_pbx(pbx: PbxClient, linked_ids: Iterable[int], emails: set[str], *,
     """Every extension; full detail for those linked or whose email a user has, read up to
     `width` calls of 100 at once."""
     limit = AdaptiveLimit(width)
-    listed, detailed = read_linked(pbx, linked_ids, limit=limit)
-    return complete_view(pbx, listed, detailed, emails, limit=limit)
+    listed = list(pbx.extensions())
+    return complete_view(pbx, listed, read_linked(pbx, listed, linked_ids, limit=limit),
+                         emails, limit=limit)
 
 
-def read_linked(pbx: PbxClient, linked_ids: Iterable[int], *, limit: AdaptiveLimit,
-                listed: list[Extension] | None = None
-                ) -> tuple[list[Extension], dict[int, Extension]]:
-    """Every extension (`listed`, or listed now), and the full detail of the linked ones
-    still on the PBX: what the directory is not needed for."""
-    listed = list(pbx.extensions()) if listed is None else listed
+def read_linked(pbx: PbxClient, listed: list[Extension], linked_ids: Iterable[int], *,
+                limit: AdaptiveLimit) -> dict[int, Extension]:
+    """The full detail of the linked extensions still on the PBX (among `listed`): what the
+    directory is not needed for."""
     present = {e.id for e in listed}
     wanted = sorted({i for i in linked_ids if i in present})
-    return listed, {e.id: e for e in pbx.extension_details(wanted, limit=limit)}
-
-
-def _listed(pbx: PbxClient) -> list[Extension]:
-    return list(pbx.extensions())
+    return {e.id: e for e in pbx.extension_details(wanted, limit=limit)}
 
 
 def complete_view(pbx: PbxClient, listed: list[Extension], detailed: dict[int, Extension],
@@ -110,18 +105,19 @@ class UserSync:
         limit = AdaptiveLimit(pbx_concurrency(ctx.document))
         directory_failed = threading.Event()
 
-        def linked() -> tuple[list[Extension], dict[int, Extension]]:
+        def linked() -> dict[int, Extension]:
             ids = [link.ext_id for link in stored.result().values()]
             listed = listing.result()
             if directory_failed.is_set():  # the run fails anyway: no details read for nothing
-                return listed, {}
-            return read_linked(ctx.pbx, ids, limit=limit, listed=listed)
+                return {}
+            return read_linked(ctx.pbx, listed, ids, limit=limit)
 
         # the two sides are read side by side: the PBX's extensions are listed while the links
         # are loaded, and the linked ones read in full, while the directory is read and the
         # desired state worked out
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="pbx-read") as pool:
-            listing = pool.submit(contextvars.copy_context().run, _listed, ctx.pbx)
+            listing = pool.submit(contextvars.copy_context().run,
+                                  lambda: list(ctx.pbx.extensions()))
             stored = pool.submit(contextvars.copy_context().run, ctx.store.user_links)
             # on the first thread free, once both are in
             pbx_side = pool.submit(contextvars.copy_context().run, linked)
@@ -134,8 +130,7 @@ class UserSync:
             desired = desired_state(directory, rules)
             emails = {w.owned.email_addr.lower() for w in desired.wanted if w.owned.email_addr}
             ctx.progress("reading the PBX", 0, 0)
-            links = stored.result()
-            listed, detailed = pbx_side.result()
+            links, listed, detailed = stored.result(), listing.result(), pbx_side.result()
         view = complete_view(ctx.pbx, listed, detailed, emails, limit=limit)
         return Snapshot(desired, view, links, scope, next_link)
 
