@@ -130,6 +130,38 @@ def test_a_run_that_loses_its_lock_stops_before_its_next_write(ctx: Context) -> 
     assert list(run.parts) == ["users"]
 
 
+class Unreachable(Part):
+    """A part whose apply meets an error from the state store, as when Redis restarts."""
+
+    def apply(self, ops: Sequence[Any], ctx: Context) -> Outcome:
+        raise ConnectionError("Connection closed by server.")
+
+
+def test_an_error_mid_run_is_told_as_the_lost_lock_when_the_lock_went_with_it(
+        ctx: Context) -> None:
+    checks = [0]
+
+    def fence() -> None:  # held before the writes; gone when asked after the error
+        checks[0] += 1
+        if checks[0] > 1:
+            raise LockLost("lost the sync lock eps:lock:sync: Redis holds another value or none")
+
+    ctx.fence = fence
+    users, groups = Unreachable("users", [Make("a", "Ada")]), Part("groups", [Make("g", "G")])
+
+    run = execute(Run.new("all"), [users, groups], ctx)
+
+    assert run.state == "failed" and "lost the sync lock" in str(run.error)
+    assert list(run.parts) == ["users"] and groups.applied == []
+
+
+def test_an_error_mid_run_with_the_lock_still_held_is_an_unexpected_error(
+        ctx: Context) -> None:
+    run = execute(Run.new("users"), [Unreachable("users", [Make("a", "Ada")])], ctx)
+
+    assert run.state == "failed" and "unexpected error (ConnectionError)" in str(run.error)
+
+
 def test_a_run_of_several_parts_holds_each_result_and_their_sums(ctx: Context) -> None:
     run = execute(Run.new("all"), [Part("users", [Make("a", "A")]),
                                    Part("groups", [Make("g", "G"), Make("h", "H")])], ctx)

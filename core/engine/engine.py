@@ -89,7 +89,14 @@ def _execute(run: Run, parts: Sequence[Part], ctx: Context) -> Run:
         except LockLost as exc:
             run.add(PartResult(part.name, "failed", error=str(exc)).close(run.dry_run))
             break
-        except Exception as exc:  # a defect: the part ends failed, the run is not left running
+        except Exception as exc:
+            lost = _lock_lost(ctx)  # Redis restarted or emptied mid-run takes the lock too
+            if lost is not None:
+                log.warning(f"{part.name} part of run {run.id} stopped by "
+                            f"{type(exc).__name__}: {exc}; {lost}")
+                run.add(PartResult(part.name, "failed", error=str(lost)).close(run.dry_run))
+                break
+            # a defect: the part ends failed, the run is not left running
             log.exception(f"{part.name} part of run {run.id} stopped by an unexpected error")
             result = PartResult(part.name, "failed",
                                 error=f"unexpected error ({type(exc).__name__}); see the logs")
@@ -102,6 +109,17 @@ def _execute(run: Run, parts: Sequence[Part], ctx: Context) -> Run:
     run.finish(ctx.now())
     store.save_run(run)
     return run
+
+
+def _lock_lost(ctx: Context) -> LockLost | None:
+    """The run's lock found lost, asked after an error: the error's cause, when it is."""
+    try:
+        ctx.fence()
+    except LockLost as lost:
+        return lost
+    except Exception:  # the check itself failed: the error stays unexplained
+        return None
+    return None
 
 
 def _recorded(run: Run, store: Any, inner: Progress) -> Progress:
