@@ -56,13 +56,18 @@ def type_into(driver: Any, css: str, text: str) -> None:
 
 
 def settled_text(driver: Any, css: str) -> str:
-    """`text_of`, or "" while the page is being replaced."""
-    from selenium.common.exceptions import StaleElementReferenceException
+    """`text_of`, or "" while the page is being replaced: the element found is then stale,
+    which chromedriver may also report as a node that "does not belong to the document"."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     try:
         return text_of(driver, css)
     except StaleElementReferenceException:
         return ""
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc.msg):
+            return ""
+        raise
 
 
 def saved(driver: Any, part: str) -> bool:
